@@ -216,9 +216,12 @@ struct lfp_host {
     void (*mem_free)(void *p); /* NULL is a no-op */
 
     /* -- inputs -- */
-    /* Takes an empty chunk from the pool. Blocks while the pipeline is full
-     * (back-pressure); returns NULL once the instance must stop. */
+    /* Takes an empty chunk from the pool, its tag set to the instance's.
+     * Blocks while the pipeline is full (back-pressure); returns NULL once
+     * the instance must stop. */
     struct lfp_chunk *(*chunk_get)(struct lfp_instance *ins);
+    /* Raw buffer capacity of the chunks this instance gets, in bytes. */
+    size_t (*chunk_raw_cap)(struct lfp_instance *ins);
     /* The chunk's raw buffer and its capacity in bytes. */
     char *(*chunk_raw)(struct lfp_chunk *chunk, size_t *cap);
     /* Adds a record for raw[off, off+len) of the chunk's raw buffer. */
