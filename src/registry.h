@@ -18,8 +18,12 @@ extern const struct lfp_plugin_entry lf_builtin_plugins[];
 const void *lf_registry_find(int kind, const char *name);
 /* Like lf_registry_find, any kind; *kind is set. */
 const void *lf_registry_find_any(const char *name, int *kind);
+/* Registers a plugin linked into the process (tests, embedders). */
+int lf_registry_add(const struct lfp_plugin_entry *e, struct lfp_err *err);
 /* Loads a plugin from a shared object. */
 int lf_registry_load(const char *path, struct lfp_err *err);
+/* Loads every *.so in dir, in name order. */
+int lf_registry_load_dir(const char *dir, struct lfp_err *err);
 /* Calls fn for every known plugin. */
 void lf_registry_each(void (*fn)(const struct lfp_plugin_entry *e, void *arg),
                       void *arg);

@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * out_file.c - the `file` output: newline-delimited records appended to a
+ * file, one write() per chunk.
+ *
+ * The file is reopened when it was moved or deleted (an external rotation),
+ * so records never go to an unlinked inode. A failed write (disk full, I/O
+ * error) is a retry: the chunk stays unacknowledged and nothing is lost.
+ * A chunk that was partly written before a failure is written again whole
+ * on retry: at-least-once, never a gap.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <logferry/plugin.h>
+
+#include "file_encode.h"
+
+struct file_conf {
+    char *path;
+    int format;
+    int fsync;
+    int mkdirs;
+};
+
+struct file_ctx {
+    const struct file_conf *conf;
+    const struct lfp_host *host;
+    struct lfp_instance *ins;
+    int fd;
+    dev_t dev;
+    ino_t ino;
+    struct file_buf buf;
+};
+
+static const struct lfp_option file_options[] = {
+    {.name = "path",
+     .type = LFP_OPT_STR,
+     .flags = LFP_OPT_REQUIRED,
+     .offset = offsetof(struct file_conf, path),
+     .desc = "File the records are appended to; created if missing."},
+    {.name = "format",
+     .type = LFP_OPT_ENUM,
+     .def = "json_lines",
+     .enum_values = file_format_names,
+     .offset = offsetof(struct file_conf, format),
+     .desc = "json_lines writes one JSON object per record with @timestamp "
+             "in ISO 8601 UTC; raw writes each line as it was read."},
+    {.name = "fsync",
+     .type = LFP_OPT_BOOL,
+     .def = "off",
+     .offset = offsetof(struct file_conf, fsync),
+     .desc = "Call fsync() after each chunk before acknowledging it, so "
+             "acknowledged records survive a power loss."},
+    {.name = "mkdir",
+     .type = LFP_OPT_BOOL,
+     .def = "off",
+     .offset = offsetof(struct file_conf, mkdirs),
+     .desc = "Create the file's missing parent directories."},
+    {0},
+};
+
+static int file_mkdirs(const char *path)
+{
+    char tmp[4096];
+    size_t n = strlen(path);
+
+    if (n >= sizeof(tmp))
+        return ENAMETOOLONG;
+    memcpy(tmp, path, n + 1);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+            return errno;
+        *p = '/';
+    }
+    return 0;
+}
+
+static int file_open(struct file_ctx *ctx, struct lfp_err *err)
+{
+    struct stat st;
+
+    if (ctx->fd >= 0)
+        (void)close(ctx->fd);
+    ctx->fd = open(ctx->conf->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+                   0644);
+    if (ctx->fd < 0 || fstat(ctx->fd, &st) < 0) {
+        int e = errno;
+        (void)snprintf(err->msg, sizeof(err->msg), "open %s: %s",
+                       ctx->conf->path, strerror(e));
+        err->rc = LFP_ERR_IO;
+        return LFP_ERR_IO;
+    }
+    ctx->dev = st.st_dev;
+    ctx->ino = st.st_ino;
+    return LFP_OK;
+}
+
+static int file_init(struct lfp_instance *ins, const struct lfp_host *host,
+                     const void *conf, void **out, struct lfp_err *err)
+{
+    struct file_ctx *ctx = host->mem_calloc(1, sizeof(*ctx));
+
+    ctx->conf = conf;
+    ctx->host = host;
+    ctx->ins = ins;
+    ctx->fd = -1;
+    if (ctx->conf->mkdirs && file_mkdirs(ctx->conf->path) != 0) {
+        (void)snprintf(err->msg, sizeof(err->msg), "mkdir for %s: %s",
+                       ctx->conf->path, strerror(errno));
+        err->rc = LFP_ERR_IO;
+        host->mem_free(ctx);
+        return LFP_ERR_IO;
+    }
+    if (file_open(ctx, err) != LFP_OK) {
+        host->mem_free(ctx);
+        return LFP_ERR_IO;
+    }
+    *out = ctx;
+    return LFP_OK;
+}
+
+/* Reopens the file if it no longer is the one we hold. */
+static int file_check_rotated(struct file_ctx *ctx, struct lfp_err *err)
+{
+    struct stat st;
+
+    if (ctx->fd >= 0 && stat(ctx->conf->path, &st) == 0 &&
+        st.st_dev == ctx->dev && st.st_ino == ctx->ino)
+        return LFP_OK;
+    return file_open(ctx, err);
+}
+
+static int file_flush(void *vctx, const struct lfp_chunk *chunk,
+                      struct lfp_err *err)
+{
+    struct file_ctx *ctx = vctx;
+    int e;
+
+    if (file_check_rotated(ctx, err) != LFP_OK)
+        return LFP_FLUSH_RETRY;
+    (void)file_encode_chunk(ctx->host, &ctx->buf, chunk, ctx->conf->format);
+    e = file_write_all(ctx->fd, ctx->buf.data, ctx->buf.len);
+    if (e == 0 && ctx->conf->fsync && fsync(ctx->fd) < 0)
+        e = errno;
+    if (e != 0) {
+        (void)snprintf(err->msg, sizeof(err->msg), "write %s: %s",
+                       ctx->conf->path, strerror(e));
+        err->rc = LFP_ERR_IO;
+        return LFP_FLUSH_RETRY;
+    }
+    ctx->host->counter_add(ctx->ins, LFP_CNT_BYTES_OUT, ctx->buf.len);
+    return LFP_FLUSH_OK;
+}
+
+static void file_destroy(void *vctx)
+{
+    struct file_ctx *ctx = vctx;
+
+    if (!ctx)
+        return;
+    if (ctx->fd >= 0)
+        (void)close(ctx->fd);
+    file_buf_free(ctx->host, &ctx->buf);
+    ctx->host->mem_free(ctx);
+}
+
+const struct lfp_output_def out_file_def = {
+    .abi_version = LFP_ABI_VERSION,
+    .struct_size = sizeof(struct lfp_output_def),
+    .name = "file",
+    .summary = "Append records to a file as JSON lines or raw lines.",
+    .options = file_options,
+    .conf_size = sizeof(struct file_conf),
+    .init = file_init,
+    .flush = file_flush,
+    .destroy = file_destroy,
+};

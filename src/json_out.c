@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * json_out.c - the JSON writer on the output hot path.
+ *
+ * A 256-entry class table sends plain ASCII through a copy loop; control
+ * characters, quotes and backslashes are escaped; bytes >= 0x80 are checked
+ * as UTF-8 sequences (overlongs, surrogates and values past U+10FFFF are
+ * invalid) and each invalid byte becomes \ufffd. Keys go through the same
+ * escaper, so a key from a JSON input cannot break the output either.
+ */
+#include "json_out.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "timeutil.h"
+
+/* 0: copy, 1: escape (control, quote, backslash), 2: UTF-8 lead or junk */
+static const unsigned char json_class[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+};
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 if invalid. */
+static size_t json_utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+
+    if (c >= 0xc2 && c <= 0xdf)
+        return (n >= 2 && (s[1] & 0xc0) == 0x80) ? 2 : 0;
+    if (c >= 0xe0 && c <= 0xef) {
+        if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
+            return 0;
+        if (c == 0xe0 && s[1] < 0xa0)
+            return 0; /* overlong */
+        if (c == 0xed && s[1] >= 0xa0)
+            return 0; /* surrogate */
+        return 3;
+    }
+    if (c >= 0xf0 && c <= 0xf4) {
+        if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
+            (s[3] & 0xc0) != 0x80)
+            return 0;
+        if ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90))
+            return 0;
+        return 4;
+    }
+    return 0;
+}
+
+static char *json_escape_one(char *o, unsigned char c)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    *o++ = '\\';
+    switch (c) {
+    case '"':
+        *o++ = '"';
+        break;
+    case '\\':
+        *o++ = '\\';
+        break;
+    case '\n':
+        *o++ = 'n';
+        break;
+    case '\r':
+        *o++ = 'r';
+        break;
+    case '\t':
+        *o++ = 't';
+        break;
+    case '\b':
+        *o++ = 'b';
+        break;
+    case '\f':
+        *o++ = 'f';
+        break;
+    default:
+        memcpy(o, "u00", 3);
+        o += 3;
+        *o++ = hex[c >> 4];
+        *o++ = hex[c & 15];
+    }
+    return o;
+}
+
+static char *json_str_body(char *o, const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        size_t run = i;
+        while (run < n && json_class[s[run]] == 0)
+            run++;
+        memcpy(o, s + i, run - i);
+        o += run - i;
+        i = run;
+        if (i >= n)
+            break;
+        if (json_class[s[i]] == 1) {
+            o = json_escape_one(o, s[i]);
+            i++;
+        } else {
+            size_t len = json_utf8_len(s + i, n - i);
+            if (len == 0) {
+                memcpy(o, "\\ufffd", 6);
+                o += 6;
+                i++;
+            } else {
+                memcpy(o, s + i, len);
+                o += len;
+                i += len;
+            }
+        }
+    }
+    return o;
+}
+
+size_t lf_json_string(const char *s, size_t n, char *buf)
+{
+    char *o = buf;
+
+    *o++ = '"';
+    o = json_str_body(o, (const unsigned char *)s, n);
+    *o++ = '"';
+    return (size_t)(o - buf);
+}
+
+static char *json_int(char *o, int64_t v)
+{
+    char tmp[24];
+    int i = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+    if (v < 0)
+        *o++ = '-';
+    do {
+        tmp[i++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    while (i > 0)
+        *o++ = tmp[--i];
+    return o;
+}
+
+/* Shortest of %.15g / %.17g that reads back as the same double. */
+static char *json_double(char *o, double d)
+{
+    char tmp[40];
+    int n;
+
+    if (!isfinite(d)) {
+        memcpy(o, "null", 4);
+        return o + 4;
+    }
+    n = snprintf(tmp, sizeof(tmp), "%.15g", d);
+    if (strtod(tmp, NULL) != d)
+        n = snprintf(tmp, sizeof(tmp), "%.17g", d);
+    memcpy(o, tmp, (size_t)n);
+    o += n;
+    /* JSON has no "1e+20" problem, but "inf"/"nan" were handled above. */
+    return o;
+}
+
+static char *json_value(char *o, const struct lfp_field *f)
+{
+    switch (f->type) {
+    case LFP_T_STR:
+        *o++ = '"';
+        o = json_str_body(o, (const unsigned char *)f->v.s, f->n);
+        *o++ = '"';
+        return o;
+    case LFP_T_INT:
+        return json_int(o, f->v.i);
+    case LFP_T_FLOAT:
+        return json_double(o, f->v.d);
+    case LFP_T_BOOL:
+        memcpy(o, f->v.i ? "true" : "false", f->v.i ? 4 : 5);
+        return o + (f->v.i ? 4 : 5);
+    case LFP_T_JSON:
+        memcpy(o, f->v.s, f->n);
+        return o + f->n;
+    case LFP_T_ARRAY:
+        *o++ = '[';
+        for (uint32_t i = 0; i < f->n; i++) {
+            if (i)
+                *o++ = ',';
+            o = json_value(o, &f->v.arr[i]);
+        }
+        *o++ = ']';
+        return o;
+    default:
+        memcpy(o, "null", 4);
+        return o + 4;
+    }
+}
+
+static size_t json_value_bound(const struct lfp_field *f)
+{
+    size_t n = 0;
+
+    switch (f->type) {
+    case LFP_T_STR:
+        return (size_t)f->n * 6 + 2;
+    case LFP_T_JSON:
+        return f->n;
+    case LFP_T_ARRAY:
+        for (uint32_t i = 0; i < f->n; i++)
+            n += json_value_bound(&f->v.arr[i]) + 1;
+        return n + 2;
+    default:
+        return 40;
+    }
+}
+
+size_t lf_json_record_bound(const struct lfp_record *rec)
+{
+    size_t n = 128 + (size_t)rec->raw_len * 6;
+
+    for (uint32_t i = 0; i < rec->nfields; i++)
+        n += (size_t)rec->fields[i].key_len * 6 + 4 +
+             json_value_bound(&rec->fields[i]);
+    return n;
+}
+
+static char *json_key(char *o, const char *key, size_t n)
+{
+    *o++ = ',';
+    *o++ = '"';
+    o = json_str_body(o, (const unsigned char *)key, n);
+    *o++ = '"';
+    *o++ = ':';
+    return o;
+}
+
+#define JSON_LIT(o, s) (memcpy((o), (s), sizeof(s) - 1), (o) + sizeof(s) - 1)
+
+size_t lf_json_record(const struct lfp_record *rec, char *buf)
+{
+    char *o = buf;
+
+    o = JSON_LIT(o, "{\"@timestamp\":\"");
+    lf_time_format_iso(rec->ts_ns, o);
+    o += LF_TIME_ISO_LEN;
+    *o++ = '"';
+    for (uint32_t i = 0; i < rec->nfields; i++) {
+        const struct lfp_field *f = &rec->fields[i];
+        o = json_key(o, f->key, f->key_len);
+        o = json_value(o, f);
+    }
+    if (rec->nfields == 0) {
+        o = JSON_LIT(o, ",\"message\":\"");
+        o = json_str_body(o, (const unsigned char *)rec->raw, rec->raw_len);
+        *o++ = '"';
+    }
+    if (rec->flags & LFP_REC_PARSE_ERROR)
+        o = JSON_LIT(o, ",\"error.type\":\"parse_error\"");
+    else if (rec->flags & LFP_REC_TIME_ERROR)
+        o = JSON_LIT(o, ",\"error.type\":\"time_parse_error\"");
+    if (rec->flags & LFP_REC_TRUNCATED)
+        o = JSON_LIT(o, ",\"log.truncated\":true");
+    *o++ = '}';
+    return (size_t)(o - buf);
+}
+
+size_t lf_json_record_cap(const struct lfp_record *rec, char *buf,
+                          size_t cap)
+{
+    if (cap < lf_json_record_bound(rec))
+        return 0;
+    return lf_json_record(rec, buf);
+}

@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_json_out.c - the JSON writer: every output must parse with yajl and
+ * give back the same strings (or U+FFFD for bytes that are not UTF-8).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <yajl/yajl_tree.h>
+
+#include "chunk.h"
+#include "json_out.h"
+#include "mem.h"
+
+/* Encodes rec, parses it back with yajl, and returns the tree. */
+static yajl_val roundtrip(const struct lfp_record *rec, char **text)
+{
+    size_t bound = lf_json_record_bound(rec);
+    char *buf = lf_malloc(bound + 1);
+    size_t n = lf_json_record(rec, buf);
+    char errbuf[256];
+    yajl_val v;
+
+    assert_true(n <= bound);
+    buf[n] = '\0';
+    v = yajl_tree_parse(buf, errbuf, sizeof(errbuf));
+    if (!v)
+        fail_msg("yajl rejected %s: %s", buf, errbuf);
+    *text = buf;
+    return v;
+}
+
+static const char *get_str(yajl_val v, const char *key)
+{
+    const char *path[] = {key, NULL};
+    yajl_val s = yajl_tree_get(v, path, yajl_t_string);
+    assert_non_null(s);
+    return YAJL_GET_STRING(s);
+}
+
+static void test_escapes_controls_quotes_and_backslashes(void **state)
+{
+    struct lfp_field f = {0};
+    struct lfp_record rec = {.ts_ns = 0, .fields = &f, .nfields = 1};
+    const char s[] = "a\"b\\c\n\t\x01\x1f/\x7f";
+    char *text;
+    yajl_val v;
+
+    (void)state;
+    lf_field_set_str(&f, "k", s, sizeof(s) - 1);
+    v = roundtrip(&rec, &text);
+    assert_string_equal(get_str(v, "k"), s);
+    assert_string_equal(get_str(v, "@timestamp"), "1970-01-01T00:00:00.000Z");
+    yajl_tree_free(v);
+    lf_free(text);
+}
+
+static void test_valid_utf8_passes_invalid_becomes_replacement(void **state)
+{
+    static const struct {
+        const char *in;
+        const char *out;
+    } cases[] = {
+        {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"},
+        {"a\xffz", "a\xef\xbf\xbdz"},
+        {"\xc3", "\xef\xbf\xbd"},                         /* cut sequence */
+        {"\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"},         /* overlong */
+        {"\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* surrogate */
+        {"\xf4\x90\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct lfp_field f = {0};
+        struct lfp_record rec = {.fields = &f, .nfields = 1};
+        char *text;
+        yajl_val v;
+        lf_field_set_str(&f, "k", cases[i].in, strlen(cases[i].in));
+        v = roundtrip(&rec, &text);
+        if (strcmp(get_str(v, "k"), cases[i].out) != 0)
+            fail_msg("case %zu: %s", i, text);
+        yajl_tree_free(v);
+        lf_free(text);
+    }
+}
+
+static void test_random_bytes_always_give_valid_json(void **state)
+{
+    unsigned seed = 42;
+    char s[300];
+
+    (void)state;
+    for (int iter = 0; iter < 5000; iter++) {
+        struct lfp_field f[2];
+        struct lfp_record rec = {.fields = f, .nfields = 2};
+        size_t n = (size_t)rand_r(&seed) % sizeof(s);
+        char *text;
+        yajl_val v;
+        for (size_t i = 0; i < n; i++)
+            s[i] = (char)(rand_r(&seed) & 0xff);
+        memset(f, 0, sizeof(f));
+        lf_field_set_str(&f[0], "k", s, n);
+        f[1].key = s;
+        f[1].key_len = (uint16_t)(n < 20 ? n : 20);
+        f[1].type = LFP_T_INT;
+        v = roundtrip(&rec, &text);
+        yajl_tree_free(v);
+        lf_free(text);
+    }
+}
+
+static void test_numbers_bools_nulls_arrays(void **state)
+{
+    struct lfp_field arr[2];
+    struct lfp_field f[6];
+    struct lfp_record rec = {.ts_ns = INT64_C(1748736000123456789),
+                             .fields = f,
+                             .nfields = 6};
+    const char *p_i[] = {"i", NULL}, *p_d[] = {"d", NULL}, *p_a[] = {"a", NULL};
+    char *text;
+    yajl_val v, x;
+
+    (void)state;
+    memset(f, 0, sizeof(f));
+    memset(arr, 0, sizeof(arr));
+    lf_field_set_int(&f[0], "i", INT64_MIN);
+    lf_field_set_float(&f[1], "d", 0.209);
+    f[2].key = "b";
+    f[2].key_len = 1;
+    f[2].type = LFP_T_BOOL;
+    f[2].v.i = 1;
+    f[3].key = "n";
+    f[3].key_len = 1;
+    f[3].type = LFP_T_NULL;
+    lf_field_set_str(&arr[0], "", "10.0.0.1:80", 11);
+    lf_field_set_int(&arr[1], "", 502);
+    f[4].key = "a";
+    f[4].key_len = 1;
+    f[4].type = LFP_T_ARRAY;
+    f[4].n = 2;
+    f[4].v.arr = arr;
+    lf_field_set_float(&f[5], "inf", 1.0 / 0.0);
+    v = roundtrip(&rec, &text);
+    assert_non_null(strstr(text, "\"d\":0.209,"));
+    assert_non_null(strstr(text, "\"inf\":null"));
+    assert_string_equal(get_str(v, "@timestamp"), "2025-06-01T00:00:00.123Z");
+    x = yajl_tree_get(v, p_i, yajl_t_number);
+    assert_non_null(x);
+    assert_true(YAJL_GET_INTEGER(x) == INT64_MIN);
+    x = yajl_tree_get(v, p_d, yajl_t_number);
+    assert_true(YAJL_GET_DOUBLE(x) == 0.209);
+    x = yajl_tree_get(v, p_a, yajl_t_array);
+    assert_non_null(x);
+    assert_int_equal(YAJL_GET_ARRAY(x)->len, 2);
+    yajl_tree_free(v);
+    lf_free(text);
+}
+
+static void test_unparsed_record_keeps_raw_line_and_marks(void **state)
+{
+    const char raw[] = "garbage \"line\" \xff";
+    struct lfp_record rec = {.raw = raw,
+                             .raw_len = sizeof(raw) - 1,
+                             .flags = LFP_REC_PARSE_ERROR | LFP_REC_TRUNCATED};
+    char *text;
+    yajl_val v;
+    const char *p_t[] = {"log.truncated", NULL};
+
+    (void)state;
+    v = roundtrip(&rec, &text);
+    assert_string_equal(get_str(v, "message"), "garbage \"line\" \xef\xbf\xbd");
+    assert_string_equal(get_str(v, "error.type"), "parse_error");
+    assert_true(YAJL_IS_TRUE(yajl_tree_get(v, p_t, yajl_t_true)));
+    yajl_tree_free(v);
+    lf_free(text);
+}
+
+static void test_cap_below_bound_returns_zero(void **state)
+{
+    struct lfp_record rec = {.raw = "x", .raw_len = 1};
+    char buf[16];
+
+    (void)state;
+    assert_int_equal(lf_json_record_cap(&rec, buf, sizeof(buf)), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_escapes_controls_quotes_and_backslashes),
+        cmocka_unit_test(test_valid_utf8_passes_invalid_becomes_replacement),
+        cmocka_unit_test(test_random_bytes_always_give_valid_json),
+        cmocka_unit_test(test_numbers_bools_nulls_arrays),
+        cmocka_unit_test(test_unparsed_record_keeps_raw_line_and_marks),
+        cmocka_unit_test(test_cap_below_bound_returns_zero),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
