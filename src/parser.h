@@ -20,17 +20,17 @@
 
 #include <logferry/plugin.h>
 
-struct lf_timefmt;
+#include "timeutil.h"
 
 /* The [parser] section, filled from lf_parser_options(). */
 struct lf_parser_conf {
     char *name;
-    int format;             /* LF_PARSER_REGEX or LF_PARSER_JSON */
-    char *regex;            /* format regex: PCRE2 pattern, named groups */
-    char *time_key;         /* field holding the event time, or NULL */
-    char *time_format;      /* strftime-style, see timeutil.h */
-    int time_keep;          /* keep the time field in the record */
-    struct lfp_list types;  /* "key:int", "key:float", "key:bool", ... */
+    int format;            /* LF_PARSER_REGEX or LF_PARSER_JSON */
+    char *regex;           /* format regex: PCRE2 pattern, named groups */
+    char *time_key;        /* field holding the event time, or NULL */
+    char *time_format;     /* strftime-style, see timeutil.h */
+    int time_keep;         /* keep the time field in the record */
+    struct lfp_list types; /* "key:int", "key:float", "key:bool", ... */
 };
 
 enum lf_parser_format {
@@ -38,12 +38,14 @@ enum lf_parser_format {
     LF_PARSER_JSON = 1,
 };
 
-/* Conversion applied to a named field. */
+/* Conversion applied to a named field (the types option). */
 enum lf_parser_type {
     LF_PT_STRING = 0,
     LF_PT_INT,
     LF_PT_FLOAT,
     LF_PT_BOOL,
+    LF_PT_NATIVE, /* not in types: strings stay strings, JSON values keep
+                     their own type */
 };
 
 struct lf_parser;        /* opaque */
@@ -53,40 +55,100 @@ struct lf_parser_worker; /* opaque, one per worker thread */
 const struct lfp_option *lf_parser_options(void);
 size_t lf_parser_conf_size(void);
 
-/* Builds a parser from its conf (the parser copies what it keeps). Errors
- * (bad regex with PCRE2's message and offset, unknown type, bad time format)
- * return LFP_ERR_CONFIG with the reason. Caller frees with lf_parser_free. */
+/* Builds a parser from its conf (the parser copies what it keeps). Checks
+ * the rules across keys: format regex needs regex (json takes none),
+ * time_key and time_format go together, every types item is key:type with
+ * a known type. Errors (bad regex with PCRE2's message and offset, unknown
+ * type, bad time format) return LFP_ERR_CONFIG with the reason naming the
+ * parser. Caller frees with lf_parser_free. Thread: start-up. */
 int lf_parser_new(const struct lf_parser_conf *conf, struct lf_parser **out,
                   struct lfp_err *err);
-void lf_parser_free(struct lf_parser *p);
+void lf_parser_free(struct lf_parser *p); /* NULL is a no-op */
 const char *lf_parser_name(const struct lf_parser *p);
 
-/* Per-worker state. Caller frees with lf_parser_worker_free(). */
+/* Per-worker state. Caller frees with lf_parser_worker_free() before the
+ * parser. Thread: the worker that uses it. */
 struct lf_parser_worker *lf_parser_worker_new(const struct lf_parser *p);
-void lf_parser_worker_free(struct lf_parser_worker *w);
+void lf_parser_worker_free(struct lf_parser_worker *w); /* NULL: no-op */
 
 /* Parses rec->raw into rec->fields (allocated in the chunk's arena) and sets
  * rec->ts_ns from the time field. A line that does not match gets
- * LFP_REC_PARSE_ERROR, keeps its raw text and no fields, and the call
- * returns LFP_ERR_PARSE. A time field that does not parse leaves the field
- * in the record, sets LFP_REC_TIME_ERROR and rec->ts_ns to now.
- * Thread: a worker, with its own w. */
+ * LFP_REC_PARSE_ERROR, keeps its raw text and no fields, gets ts_ns = now,
+ * and the call returns LFP_ERR_PARSE. A time field that does not parse
+ * leaves the field in the record, sets LFP_REC_TIME_ERROR and rec->ts_ns to
+ * now; so does a configured time_key missing from the line. Without a
+ * time_key, ts_ns is now. Thread: a worker, with its own w. */
 int lf_parser_parse(const struct lf_parser *p, struct lf_parser_worker *w,
                     struct lfp_chunk *chunk, struct lfp_record *rec);
 
+/* Counters since the parser was built (relaxed atomics; any thread):
+ * lines that did not parse, values of a types key that did not convert
+ * (kept as strings), and records whose time did not parse or was missing. */
+uint64_t lf_parser_parse_errors(const struct lf_parser *p);
+uint64_t lf_parser_conv_errors(const struct lf_parser *p);
+uint64_t lf_parser_time_errors(const struct lf_parser *p);
+
 /* --- engine interface (parsers/regex, parsers/json) --- */
 
-/* Engine callbacks. emit_field() in parser.c applies types and the time key;
- * engines call it for each extracted (key, value) pair. */
+/* What the common part does with values of one key, resolved once per key
+ * (at init for regex groups, per key for JSON). key points to storage that
+ * outlives the records (the parser, or the chunk's arena). */
+struct lf_parser_key {
+    const char *key;
+    uint16_t key_len;
+    uint8_t type;    /* enum lf_parser_type */
+    uint8_t is_time; /* the time_key: parsed into rec->ts_ns */
+};
+
+/* One line being parsed, handed to the engine and back to the emit
+ * functions. Engines read chunk and rec; the rest is parser.c's. */
+struct lf_parser_line {
+    const struct lf_parser *p;
+    struct lfp_chunk *chunk;
+    struct lfp_record *rec;
+    struct lf_timecache *tc;
+    int has_time;         /* the time field was seen */
+    uint32_t conv_errors; /* added to the parser's counter at the end */
+    uint32_t time_errors;
+};
+
+/* Fills k for key[0..key_len): its types conversion and whether it is the
+ * time key. Stores key as given (no copy). Cheap when the parser has no
+ * types and no time_key; a few compares otherwise. */
+void lf_parser_key_init(const struct lf_parser *p, struct lf_parser_key *k,
+                        const char *key, size_t key_len);
+
+/* Adds the string value s[0..n) (pointing into rec->raw or the chunk's
+ * arena: never copied) under k: converts it per types ("-" and "" become
+ * null for int, float and bool; a value that does not convert stays a
+ * string and counts), or takes it as the time (removed unless time_keep). */
+void lf_parser_emit_str(struct lf_parser_line *line,
+                        const struct lf_parser_key *k, const char *s, size_t n);
+/* Adds a JSON number given as its text: an int when it is integral and
+ * fits, else a float; float in types turns ints into floats, string keeps
+ * the text. The time key takes it as %s-style text. */
+void lf_parser_emit_num(struct lf_parser_line *line,
+                        const struct lf_parser_key *k, const char *s, size_t n);
+/* Sets f's type and value to the number in s[0..n): an int when it is
+ * integral and fits, else a float. Returns 0, or -1 (f untouched) when s
+ * is not a finite decimal number. For JSON array elements. */
+int lf_parser_num_value(struct lfp_field *f, const char *s, size_t n);
+/* Adds a field for a value of another kind (bool, null, array, JSON) for
+ * the caller to fill; the time key taking such a value is a time error. */
+struct lfp_field *lf_parser_emit(struct lf_parser_line *line,
+                                 const struct lf_parser_key *k);
+
+/* Engine callbacks. lf_parser_new() sets up types and the time key before
+ * calling init, so init may call lf_parser_key_init(). */
 struct lf_parser_engine {
     const char *name;
     int (*init)(struct lf_parser *p, const struct lf_parser_conf *conf,
                 void **ectx, struct lfp_err *err);
     void *(*worker_new)(const void *ectx);
     void (*worker_free)(void *ewctx);
-    /* Returns LFP_OK or LFP_ERR_PARSE. */
-    int (*parse)(const struct lf_parser *p, const void *ectx, void *ewctx,
-                 struct lfp_chunk *chunk, struct lfp_record *rec);
+    /* Emits the line's fields through lf_parser_emit_*(). Returns LFP_OK or
+     * LFP_ERR_PARSE (the caller then drops what was emitted). */
+    int (*parse)(const void *ectx, void *ewctx, struct lf_parser_line *line);
     void (*destroy)(void *ectx);
 };
 

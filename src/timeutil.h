@@ -2,13 +2,22 @@
 /*
  * timeutil.h - parsing event times and printing @timestamp.
  *
- * Formats are compiled once from a strftime-style string. Supported
- * conversions: %Y %y %m %d %e %H %M %S %b (English month abbreviation,
- * case-insensitive) %B %a %A (day names, skipped) %j %z (+hhmm, +hh:mm, Z)
- * %Z (UTC/GMT/Z) %f (fraction of a second, 1-9 digits, after a '.' or ','
- * literal in the format) %s (epoch seconds, optional fraction) %T (%H:%M:%S)
- * %% and literal bytes. The names "iso8601" and "rfc3339" accept
- * YYYY-MM-DD[T ]hh:mm:ss[.fraction][Z|+hh:mm|+hhmm] in one compiled format.
+ * Formats are compiled once from a strftime-style string. Conversions:
+ *   %Y year, 4 digits          %y year, 2 digits (69-99: 19xx, 00-68: 20xx)
+ *   %m month, 1-2 digits       %d day, 1-2 digits  %e day, space-padded
+ *   %b month abbreviation (Jan, case-insensitive)  %B full month name
+ *   %a %A day name, abbreviated or full, checked and otherwise ignored
+ *   %j day of the year, 1-3 digits
+ *   %H %M %S hour, minute, second, 1-2 digits (second 60 is accepted)
+ *   %f fraction of a second: 1 or more digits (nanoseconds kept), written
+ *      after a '.' or ',' literal, which then matches either separator
+ *   %z zone: Z, +hh, +hhmm or +hh:mm    %Z zone name: UTC, GMT, UT or Z
+ *   %s epoch seconds, optional '-', optional fraction after '.' or ','
+ *   %T is %H:%M:%S, %F is %Y-%m-%d, %% a literal '%'; other bytes match
+ *   themselves.
+ * The names "iso8601" and "rfc3339" accept
+ * YYYY-MM-DD[Tt ]hh:mm:ss[.fraction][Z|+hh:mm|+hhmm|+hh] in one compiled
+ * format.
  *
  * Parsing never calls the C library's locale- or TZ-dependent functions and
  * takes no locks; a per-thread cache (struct lf_timecache) turns a repeat of
@@ -25,28 +34,43 @@
 struct lf_timefmt; /* opaque, immutable once compiled: share across threads */
 
 /* Compiles fmt; on error returns LFP_ERR_CONFIG with a message naming the
- * bad conversion. Caller frees with lf_timefmt_free(). */
+ * bad conversion. A format must name a date: a year (%Y or %y) with a month
+ * and a day (or %j), or %s. Fields it leaves out (hour, minute, ...) are 0.
+ * Caller frees with lf_timefmt_free(). */
 int lf_timefmt_compile(const char *fmt, struct lf_timefmt **out,
                        struct lfp_err *err);
 void lf_timefmt_free(struct lf_timefmt *tf);
 
-/* Per-thread cache of the last parsed second. Zero-initialize it. */
+/* Per-thread cache of the last parsed second. Zero-initialize it.
+ *
+ * The key is the leading part of a time string that holds the date and the
+ * time of day (e.g. "01/Jun/2025:00:00:00" of an nginx time, or
+ * "2025-06-01T12:34:56" of an ISO 8601 one). A string whose first key_len
+ * bytes equal the key reuses sec and only parses what follows (fraction,
+ * zone). Only formats whose date-and-time part has a fixed width are cached;
+ * fmt_id tells formats apart, so one cache may serve several formats. */
 struct lf_timecache {
     char key[48];
     uint32_t key_len;
-    int64_t sec; /* epoch seconds for key, zone applied */
+    uint64_t fmt_id; /* the format that filled key; 0: empty */
+    int64_t sec;     /* seconds of the date and time in key, before the zone
+                        offset is applied */
 };
 
 /* Parses s[0..len) with tf; stores ns since the epoch (UTC) in *ts_ns.
- * Returns LFP_OK, or LFP_ERR_PARSE when s does not fit the format or names
- * an impossible date. cache may be NULL. */
+ * The whole of s must match. Returns LFP_OK, or LFP_ERR_PARSE when s does
+ * not fit the format, names an impossible date (month 13, Feb 30, hour 24)
+ * or a time outside what int64 ns can hold (years 1678-2261 are safe).
+ * A string without a zone is taken as UTC. cache may be NULL.
+ * Thread: any; cache belongs to the calling thread. */
 int lf_time_parse(const struct lf_timefmt *tf, struct lf_timecache *cache,
                   const char *s, size_t len, int64_t *ts_ns);
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (m 1-12, d 1-31). */
 int64_t lf_days_from_civil(int64_t y, unsigned m, unsigned d);
 
-/* Writes "YYYY-MM-DDThh:mm:ss.mmmZ" (24 bytes, no NUL) for ts_ns, UTC. */
+/* Writes "YYYY-MM-DDThh:mm:ss.mmmZ" (24 bytes, no NUL) for ts_ns, UTC.
+ * Thread: any (keeps a per-thread copy of the last second printed). */
 #define LF_TIME_ISO_LEN 24
 void lf_time_format_iso(int64_t ts_ns, char out[LF_TIME_ISO_LEN]);
 
