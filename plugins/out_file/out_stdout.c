@@ -3,6 +3,7 @@
  * out_stdout.c - the `stdout` output: records on standard output, one per
  * line, written per chunk.
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -58,7 +59,8 @@ static int stdout_flush(void *vctx, const struct lfp_chunk *chunk,
         (void)snprintf(err->msg, sizeof(err->msg), "write stdout: %s",
                        strerror(e));
         err->rc = LFP_ERR_IO;
-        return LFP_FLUSH_RETRY;
+        /* Nobody reads the pipe any more: retrying cannot succeed. */
+        return e == EPIPE ? LFP_FLUSH_ERROR : LFP_FLUSH_RETRY;
     }
     return LFP_FLUSH_OK;
 }

@@ -1,0 +1,620 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_in_tail.c - the tail input (plugins/in_tail/) on the test host:
+ * start offsets, line splitting, rotation both ways, truncation of long
+ * lines, commit on ack and the state file.
+ *
+ * Each test gets a fresh directory; the input follows DIR/ *.log and keeps
+ * its state in DIR/state.db. Live tests run the input on its own thread
+ * and wait for lines with deadlines, never with sleep().
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lf_test.h"
+#include "mem.h"
+#include "test_host.h"
+
+extern const struct lfp_input_def in_tail_def;
+
+#define TEST_RAW_CAP ((size_t)256 * 1024)
+#define TEST_POOL 8
+#define TEST_WAIT_MS 5000
+
+struct tail_test {
+    char *dir;
+    char log[512];
+    char db[512];
+    void *conf;
+    struct lf_test_host *th;
+};
+
+static int tail_test_setup(void **state)
+{
+    struct tail_test *t = lf_calloc(1, sizeof(*t));
+    char pattern[600];
+
+    t->dir = lf_test_tmpdir("in_tail");
+    (void)snprintf(t->log, sizeof(t->log), "%s/a.log", t->dir);
+    (void)snprintf(t->db, sizeof(t->db), "%s/state.db", t->dir);
+    (void)snprintf(pattern, sizeof(pattern), "%s/*.log", t->dir);
+    t->conf = lf_test_conf_new(in_tail_def.options, in_tail_def.conf_size);
+    assert_int_equal(
+        lf_test_conf_set(in_tail_def.options, t->conf, "path", pattern), 0);
+    /* Fast rescans: the tests must not depend on inotify being there. */
+    assert_int_equal(lf_test_conf_set(in_tail_def.options, t->conf,
+                                      "refresh_interval", "50ms"),
+                     0);
+    *state = t;
+    return 0;
+}
+
+static int tail_test_teardown(void **state)
+{
+    struct tail_test *t = *state;
+
+    lf_test_host_free(t->th);
+    lf_test_conf_free(in_tail_def.options, t->conf);
+    lf_test_rmtree(t->dir);
+    lf_free(t->dir);
+    lf_free(t);
+    return 0;
+}
+
+static void tail_test_set(struct tail_test *t, const char *key,
+                          const char *value)
+{
+    assert_int_equal(lf_test_conf_set(in_tail_def.options, t->conf, key, value),
+                     0);
+}
+
+/* A new host (freeing the previous one, which destroys its input) and an
+ * initialised input on it. */
+static void tail_test_init(struct tail_test *t, size_t raw_cap)
+{
+    struct lfp_err err = {0};
+    int rc;
+
+    lf_test_host_free(t->th);
+    t->th = lf_test_host_new(raw_cap, TEST_POOL);
+    rc = lf_test_host_input_init(t->th, &in_tail_def, t->conf, &err);
+    if (rc != LFP_OK)
+        print_error("init: %s\n", err.msg);
+    assert_int_equal(rc, LFP_OK);
+}
+
+static void tail_test_write(const char *path, const char *text, int append)
+{
+    lf_test_write_file(path, text, strlen(text), append);
+}
+
+static void tail_assert_line(struct tail_test *t, size_t i, const char *text,
+                             uint32_t flags)
+{
+    struct lf_test_line line = lf_test_host_line(t->th, i);
+
+    assert_true(i < lf_test_host_nlines(t->th));
+    assert_string_equal(line.text, text);
+    assert_int_equal(line.flags, flags);
+}
+
+static void tail_assert_lines(struct tail_test *t, const char *const *texts,
+                              size_t n)
+{
+    assert_int_equal(lf_test_host_nlines(t->th), n);
+    for (size_t i = 0; i < n; i++)
+        tail_assert_line(t, i, texts[i], 0);
+}
+
+/* The committed offset the state file holds for path, or -1. */
+static long long tail_test_db_offset(const char *db, const char *path)
+{
+    char line[1024];
+    long long off = -1;
+    FILE *fp = fopen(db, "r");
+
+    if (!fp)
+        return -1;
+    while (fgets(line, sizeof(line), fp)) {
+        char *p = line;
+        unsigned long long v = 0;
+
+        if (line[0] == '#')
+            continue;
+        for (int field = 0; field < 5; field++) {
+            char *end;
+
+            v = strtoull(p, &end, field == 3 ? 16 : 10);
+            assert_true(end != p && *end == ' ');
+            p = end + 1;
+        }
+        p[strcspn(p, "\n")] = '\0';
+        if (strcmp(p, path) == 0)
+            off = (long long)v;
+    }
+    (void)fclose(fp);
+    return off;
+}
+
+struct tail_wait {
+    struct tail_test *t;
+    int counter;
+    uint64_t min;
+    long long offset;
+    const char *needle;
+};
+
+static int tail_test_counter_reached(void *arg)
+{
+    struct tail_wait *w = arg;
+
+    return lf_test_host_counter(w->t->th, w->counter) >= w->min;
+}
+
+static int tail_test_db_reached(void *arg)
+{
+    struct tail_wait *w = arg;
+
+    return tail_test_db_offset(w->t->db, w->t->log) == w->offset;
+}
+
+static int tail_test_logged(void *arg)
+{
+    struct tail_wait *w = arg;
+
+    return lf_test_host_log_has(w->t->th, LFP_LOG_INFO, w->needle);
+}
+
+/* ---- start offsets and line splitting ----------------------------- */
+
+static void test_reads_from_head(void **state)
+{
+    struct tail_test *t = *state;
+    static const char *const want[] = {"one", "two", "three"};
+
+    tail_test_write(t->log, "one\ntwo\nthree\n", 0);
+    tail_test_set(t, "read_from_head", "on");
+    tail_test_set(t, "exit_on_eof", "on");
+    tail_test_init(t, TEST_RAW_CAP);
+    assert_int_equal(lf_test_host_input_run(t->th), LFP_INPUT_DONE);
+    tail_assert_lines(t, want, 3);
+    assert_int_equal(lf_test_host_line(t->th, 2).pos_begin, 0);
+    assert_int_equal(lf_test_host_line(t->th, 2).pos_end, 14);
+    assert_int_equal(lf_test_host_counter(t->th, LFP_CNT_RECORDS_IN), 3);
+    assert_int_equal(lf_test_host_counter(t->th, LFP_CNT_BYTES_IN), 14);
+}
+
+static void test_starts_at_end_without_read_from_head(void **state)
+{
+    struct tail_test *t = *state;
+    static const char *const want[] = {"new1", "new2"};
+
+    tail_test_write(t->log, "old1\nold2\n", 0);
+    tail_test_init(t, TEST_RAW_CAP);
+    lf_test_host_input_start(t->th);
+    tail_test_write(t->log, "new1\n", 1);
+    assert_true(lf_test_host_wait_lines(t->th, 1, TEST_WAIT_MS));
+    tail_test_write(t->log, "new2\n", 1);
+    assert_true(lf_test_host_wait_lines(t->th, 2, TEST_WAIT_MS));
+    assert_int_equal(lf_test_host_input_stop(t->th), LFP_INPUT_STOPPED);
+    tail_assert_lines(t, want, 2);
+    assert_int_equal(lf_test_host_line(t->th, 0).pos_begin, 10);
+}
+
+static void test_partial_line_held_until_its_newline(void **state)
+{
+    struct tail_test *t = *state;
+    static const char *const want[] = {"first", "partial"};
+    struct tail_wait w = {.t = t, .counter = LFP_CNT_BYTES_IN, .min = 10};
+
+    tail_test_write(t->log, "first\npart", 0);
+    tail_test_set(t, "read_from_head", "on");
+    tail_test_init(t, TEST_RAW_CAP);
+    lf_test_host_input_start(t->th);
+    assert_true(lf_test_host_wait_lines(t->th, 1, TEST_WAIT_MS));
+    assert_true(lf_test_wait_until(tail_test_counter_reached, &w, 2000));
+    /* All 10 bytes were read, yet only the whole line came out. */
+    assert_int_equal(lf_test_host_nlines(t->th), 1);
+    tail_test_write(t->log, "ial\n", 1);
+    assert_true(lf_test_host_wait_lines(t->th, 2, TEST_WAIT_MS));
+    assert_int_equal(lf_test_host_input_stop(t->th), LFP_INPUT_STOPPED);
+    tail_assert_lines(t, want, 2);
+    assert_int_equal(lf_test_host_line(t->th, 1).pos_begin, 6);
+    assert_int_equal(lf_test_host_line(t->th, 1).pos_end, 14);
+}
+
+static void test_crlf_line_endings_are_stripped(void **state)
+{
+    struct tail_test *t = *state;
+    static const char *const want[] = {"a", "", "b"};
+
+    tail_test_write(t->log, "a\r\n\r\nb\r\n", 0);
+    tail_test_set(t, "read_from_head", "on");
+    tail_test_set(t, "exit_on_eof", "on");
+    tail_test_init(t, TEST_RAW_CAP);
+    assert_int_equal(lf_test_host_input_run(t->th), LFP_INPUT_DONE);
+    tail_assert_lines(t, want, 3);
+}
+
+static void test_exit_on_eof_emits_final_line_as_partial(void **state)
+{
+    struct tail_test *t = *state;
+
+    tail_test_write(t->log, "a\nb\nlast", 0);
+    tail_test_set(t, "read_from_head", "on");
+    tail_test_set(t, "exit_on_eof", "on");
+    tail_test_init(t, TEST_RAW_CAP);
+    assert_int_equal(lf_test_host_input_run(t->th), LFP_INPUT_DONE);
+    assert_int_equal(lf_test_host_nlines(t->th), 3);
+    tail_assert_line(t, 0, "a", 0);
+    tail_assert_line(t, 1, "b", 0);
+    tail_assert_line(t, 2, "last", LFP_REC_PARTIAL);
+    assert_int_equal(lf_test_host_line(t->th, 2).pos_end, 8);
+}
+
+/* ---- finding files and rotation ----------------------------------- */
+
+static void test_glob_picks_up_new_file_while_running(void **state)
+{
+    struct tail_test *t = *state;
+    char skipped[600];
+    char fresh[600];
+
+    (void)snprintf(skipped, sizeof(skipped), "%s/a_skip.log", t->dir);
+    (void)snprintf(fresh, sizeof(fresh), "%s/b.log", t->dir);
+    tail_test_set(t, "exclude_path", "*_skip.log");
+    tail_test_init(t, TEST_RAW_CAP);
+    lf_test_host_input_start(t->th);
+    /* Found later: read from its start although read_from_head is off.
+     * The excluded file sorts first, so it would have come out first. */
+    tail_test_write(skipped, "excluded\n", 0);
+    tail_test_write(fresh, "hello\nworld\n", 0);
+    assert_true(lf_test_host_wait_lines(t->th, 2, TEST_WAIT_MS));
+    assert_int_equal(lf_test_host_input_stop(t->th), LFP_INPUT_STOPPED);
+    tail_assert_line(t, 0, "hello", 0);
+    tail_assert_line(t, 1, "world", 0);
+    assert_int_equal(lf_test_host_nlines(t->th), 2);
+}
+
+static void test_rotation_rename_drains_old_file_first(void **state)
+{
+    struct tail_test *t = *state;
+    static const char *const want[] = {"old1", "old2", "old3",
+                                       "new1", "new2", "new3"};
+    struct tail_wait closed = {.t = t, .needle = "rotated away and idle"};
+    char rotated[600];
+
+    (void)snprintf(rotated, sizeof(rotated), "%s/a.log.1", t->dir);
+    tail_test_write(t->log, "old1\nold2\n", 0);
+    tail_test_set(t, "read_from_head", "on");
+    tail_test_set(t, "rotate_wait", "500ms");
+    tail_test_init(t, TEST_RAW_CAP);
+    lf_test_host_input_start(t->th);
+    assert_true(lf_test_host_wait_lines(t->th, 2, TEST_WAIT_MS));
+
+    /* The writer still has the old file open after the rename. */
+    assert_int_equal(rename(t->log, rotated), 0);
+    tail_test_write(rotated, "old3\n", 1);
+    tail_test_write(t->log, "new1\nnew2\n", 0);
+    assert_true(lf_test_host_wait_lines(t->th, 5, TEST_WAIT_MS));
+    tail_test_write(t->log, "new3\n", 1);
+    assert_true(lf_test_host_wait_lines(t->th, 6, TEST_WAIT_MS));
+    assert_true(lf_test_wait_until(tail_test_logged, &closed, TEST_WAIT_MS));
+    assert_int_equal(lf_test_host_input_stop(t->th), LFP_INPUT_STOPPED);
+
+    tail_assert_lines(t, want, 6);
+    assert_int_not_equal(lf_test_host_line(t->th, 2).pos_source,
+                         lf_test_host_line(t->th, 3).pos_source);
+    assert_int_equal(lf_test_host_line(t->th, 3).pos_begin, 0);
+    assert_int_equal(lf_test_host_counter(t->th, LFP_CNT_ROTATIONS), 1);
+}
+
+static void test_copytruncate_restarts_at_zero(void **state)
+{
+    struct tail_test *t = *state;
+    static const char *const want[] = {"a1", "a2", "b1"};
+    struct tail_wait w = {.t = t, .counter = LFP_CNT_ROTATIONS, .min = 1};
+
+    tail_test_write(t->log, "a1\na2\n", 0);
+    tail_test_set(t, "read_from_head", "on");
+    tail_test_init(t, TEST_RAW_CAP);
+    lf_test_host_input_start(t->th);
+    assert_true(lf_test_host_wait_lines(t->th, 2, TEST_WAIT_MS));
+    /* What logrotate's copytruncate does once it copied the file. */
+    assert_int_equal(truncate(t->log, 0), 0);
+    assert_true(
+        lf_test_wait_until(tail_test_counter_reached, &w, TEST_WAIT_MS));
+    tail_test_write(t->log, "b1\n", 1);
+    assert_true(lf_test_host_wait_lines(t->th, 3, TEST_WAIT_MS));
+    assert_int_equal(lf_test_host_input_stop(t->th), LFP_INPUT_STOPPED);
+    tail_assert_lines(t, want, 3);
+    assert_int_equal(lf_test_host_line(t->th, 2).pos_begin, 0);
+    assert_int_equal(lf_test_host_line(t->th, 2).pos_end, 3);
+    assert_true(lf_test_host_log_has(t->th, LFP_LOG_INFO, "truncated"));
+}
+
+static void test_deleted_file_is_drained_then_closed(void **state)
+{
+    struct tail_test *t = *state;
+    static const char *const want[] = {"a", "b"};
+    struct tail_wait closed = {.t = t, .needle = "deleted and read"};
+
+    tail_test_write(t->log, "a\n", 0);
+    tail_test_set(t, "read_from_head", "on");
+    tail_test_init(t, TEST_RAW_CAP);
+    lf_test_host_input_start(t->th);
+    assert_true(lf_test_host_wait_lines(t->th, 1, TEST_WAIT_MS));
+    tail_test_write(t->log, "b\n", 1);
+    assert_int_equal(unlink(t->log), 0);
+    assert_true(lf_test_wait_until(tail_test_logged, &closed, TEST_WAIT_MS));
+    assert_int_equal(lf_test_host_input_stop(t->th), LFP_INPUT_STOPPED);
+    tail_assert_lines(t, want, 2);
+    assert_int_equal(lf_test_host_counter(t->th, LFP_CNT_ROTATIONS), 1);
+}
+
+/* ---- max_line_size -------------------------------------------------- */
+
+static char *tail_test_long_line(size_t n)
+{
+    char *s = lf_malloc(n + 1);
+
+    memset(s, 'x', n);
+    s[n] = '\0';
+    return s;
+}
+
+static void test_long_line_is_truncated_and_next_line_intact(void **state)
+{
+    struct tail_test *t = *state;
+    char *big = tail_test_long_line(1 << 20);
+    struct lf_test_line line;
+
+    tail_test_write(t->log, "short\n", 0);
+    tail_test_write(t->log, big, 1);
+    tail_test_write(t->log, "\nnext\n", 1);
+    tail_test_set(t, "read_from_head", "on");
+    tail_test_set(t, "exit_on_eof", "on");
+    tail_test_init(t, TEST_RAW_CAP);
+    assert_int_equal(lf_test_host_input_run(t->th), LFP_INPUT_DONE);
+
+    assert_int_equal(lf_test_host_nlines(t->th), 3);
+    tail_assert_line(t, 0, "short", 0);
+    line = lf_test_host_line(t->th, 1);
+    assert_int_equal(line.len, 64 * 1024);
+    assert_int_equal(line.flags, LFP_REC_TRUNCATED);
+    assert_memory_equal(line.text, big, line.len);
+    tail_assert_line(t, 2, "next", 0);
+    assert_int_equal(lf_test_host_line(t->th, 2).pos_end,
+                     6 + (1 << 20) + 1 + 5);
+    assert_int_equal(lf_test_host_counter(t->th, LFP_CNT_TRUNCATED), 1);
+    assert_int_equal(lf_test_host_counter(t->th, LFP_CNT_BYTES_IN),
+                     6 + (1 << 20) + 1 + 5);
+    lf_free(big);
+}
+
+static void test_long_line_written_in_pieces_is_cut_once(void **state)
+{
+    struct tail_test *t = *state;
+    char *big = tail_test_long_line((size_t)300 * 1024);
+    struct tail_wait w = {.t = t, .counter = LFP_CNT_BYTES_IN};
+
+    tail_test_set(t, "read_from_head", "on");
+    tail_test_set(t, "max_line_size", "1K");
+    tail_test_write(t->log, "", 0);
+    tail_test_init(t, (size_t)8 * 1024);
+    lf_test_host_input_start(t->th);
+    for (int i = 1; i <= 3; i++) {
+        tail_test_write(t->log, big, 1);
+        w.min = (uint64_t)i * 300 * 1024;
+        assert_true(
+            lf_test_wait_until(tail_test_counter_reached, &w, TEST_WAIT_MS));
+    }
+    assert_int_equal(lf_test_host_nlines(t->th), 0);
+    tail_test_write(t->log, "\r\nafter\n", 1);
+    assert_true(lf_test_host_wait_lines(t->th, 2, TEST_WAIT_MS));
+    assert_int_equal(lf_test_host_input_stop(t->th), LFP_INPUT_STOPPED);
+    assert_int_equal(lf_test_host_nlines(t->th), 2);
+    assert_int_equal(lf_test_host_line(t->th, 0).len, 1024);
+    assert_int_equal(lf_test_host_line(t->th, 0).flags, LFP_REC_TRUNCATED);
+    tail_assert_line(t, 1, "after", 0);
+    assert_int_equal(lf_test_host_counter(t->th, LFP_CNT_TRUNCATED), 1);
+    lf_free(big);
+}
+
+static void test_max_line_size_over_half_chunk_fails_init(void **state)
+{
+    struct tail_test *t = *state;
+    struct lfp_err err = {0};
+
+    tail_test_set(t, "max_line_size", "2M");
+    t->th = lf_test_host_new(1 << 20, 1);
+    assert_int_equal(
+        lf_test_host_input_init(t->th, &in_tail_def, t->conf, &err),
+        LFP_ERR_CONFIG);
+    assert_string_equal(err.msg, "max_line_size 2M needs chunk_size of at "
+                                 "least 4M in [service]");
+}
+
+/* ---- acks and the state file --------------------------------------- */
+
+/* 1000 lines of 9 bytes: with 4K chunks, three chunks of 455, 455, 90. */
+static void tail_test_write_numbered(const char *path, int n)
+{
+    char line[32];
+
+    tail_test_write(path, "", 0);
+    for (int i = 0; i < n; i++) {
+        (void)snprintf(line, sizeof(line), "line-%03d\n", i);
+        tail_test_write(path, line, 1);
+    }
+}
+
+static void test_restart_resumes_after_committed_offset(void **state)
+{
+    struct tail_test *t = *state;
+
+    tail_test_write_numbered(t->log, 1000);
+    tail_test_set(t, "db", t->db);
+    tail_test_set(t, "read_from_head", "on");
+    tail_test_set(t, "exit_on_eof", "on");
+    tail_test_set(t, "max_line_size", "1K");
+    tail_test_init(t, 4096);
+    lf_test_host_set_auto_ack(t->th, 0);
+    assert_int_equal(lf_test_host_input_run(t->th), LFP_INPUT_DONE);
+    assert_int_equal(lf_test_host_nlines(t->th), 1000);
+    assert_int_equal(lf_test_host_held(t->th), 3);
+
+    /* Chunks 0 and 2 acked, 1 never: only chunk 0 may be committed. */
+    lf_test_host_ack(t->th, 2);
+    lf_test_host_ack(t->th, 0);
+    lf_test_host_input_destroy(t->th);
+    assert_int_equal(tail_test_db_offset(t->db, t->log), 455 * 9);
+
+    /* The restart re-reads chunks 1 and 2: at least once, nothing lost. */
+    tail_test_set(t, "read_from_head", "off");
+    tail_test_init(t, 4096);
+    assert_int_equal(lf_test_host_input_run(t->th), LFP_INPUT_DONE);
+    assert_int_equal(lf_test_host_nlines(t->th), 1000 - 455);
+    tail_assert_line(t, 0, "line-455", 0);
+    tail_assert_line(t, 544, "line-999", 0);
+    assert_int_equal(lf_test_host_line(t->th, 0).pos_begin, 455 * 9);
+    lf_test_host_input_destroy(t->th);
+    assert_int_equal(tail_test_db_offset(t->db, t->log), 9000);
+}
+
+static void test_state_file_follows_acks_while_running(void **state)
+{
+    struct tail_test *t = *state;
+    struct tail_wait w = {.t = t, .offset = 0};
+
+    tail_test_write(t->log, "", 0);
+    tail_test_set(t, "db", t->db);
+    tail_test_set(t, "db_sync_interval", "20ms");
+    tail_test_init(t, TEST_RAW_CAP);
+    lf_test_host_set_auto_ack(t->th, 0);
+    lf_test_host_input_start(t->th);
+    assert_true(lf_test_wait_until(tail_test_db_reached, &w, TEST_WAIT_MS));
+    tail_test_write(t->log, "x1\nx2\n", 1);
+    assert_true(lf_test_host_wait_lines(t->th, 2, TEST_WAIT_MS));
+    tail_test_write(t->log, "x3\n", 1);
+    assert_true(lf_test_host_wait_lines(t->th, 3, TEST_WAIT_MS));
+    assert_int_equal(lf_test_host_held(t->th), 2);
+    assert_int_equal(tail_test_db_offset(t->db, t->log), 0);
+
+    /* Acks, not reads, move the saved offset: x1 and x2 first, then x3. */
+    lf_test_host_ack(t->th, 0);
+    w.offset = 6;
+    assert_true(lf_test_wait_until(tail_test_db_reached, &w, TEST_WAIT_MS));
+    lf_test_host_ack(t->th, 0);
+    w.offset = 9;
+    assert_true(lf_test_wait_until(tail_test_db_reached, &w, TEST_WAIT_MS));
+    assert_int_equal(lf_test_host_input_stop(t->th), LFP_INPUT_STOPPED);
+}
+
+static void test_inode_reuse_with_other_fingerprint_starts_at_zero(void **state)
+{
+    struct tail_test *t = *state;
+    static const char *const want[] = {"cccc", "dddd", "eeee"};
+    struct stat before;
+    struct stat after;
+
+    tail_test_write(t->log, "aaaa\nbbbb\n", 0);
+    tail_test_set(t, "db", t->db);
+    tail_test_set(t, "read_from_head", "on");
+    tail_test_set(t, "exit_on_eof", "on");
+    tail_test_init(t, TEST_RAW_CAP);
+    assert_int_equal(lf_test_host_input_run(t->th), LFP_INPUT_DONE);
+    lf_test_host_input_destroy(t->th);
+    assert_int_equal(tail_test_db_offset(t->db, t->log), 10);
+
+    /* Same inode, other content, longer than the saved offset. */
+    assert_int_equal(stat(t->log, &before), 0);
+    tail_test_write(t->log, "cccc\ndddd\neeee\n", 0);
+    assert_int_equal(stat(t->log, &after), 0);
+    assert_int_equal(before.st_ino, after.st_ino);
+
+    tail_test_set(t, "read_from_head", "off");
+    tail_test_init(t, TEST_RAW_CAP);
+    assert_true(lf_test_host_log_has(t->th, LFP_LOG_INFO, "another file"));
+    assert_int_equal(lf_test_host_input_run(t->th), LFP_INPUT_DONE);
+    tail_assert_lines(t, want, 3);
+}
+
+static void test_corrupt_state_file_is_ignored_with_warning(void **state)
+{
+    struct tail_test *t = *state;
+    static const char *const want[] = {"x", "y"};
+    char text[700];
+
+    (void)snprintf(text, sizeof(text),
+                   "# logferry tail state v1\n"
+                   "1 2 3 00000000000000ff 4 %s\n"
+                   "this is not a state line\n",
+                   t->log);
+    tail_test_write(t->db, text, 0);
+    tail_test_write(t->log, "x\ny\n", 0);
+    tail_test_set(t, "db", t->db);
+    tail_test_set(t, "read_from_head", "on");
+    tail_test_set(t, "exit_on_eof", "on");
+    tail_test_init(t, TEST_RAW_CAP);
+    assert_true(lf_test_host_log_has(t->th, LFP_LOG_WARN, "state.db:3:"));
+    assert_int_equal(lf_test_host_input_run(t->th), LFP_INPUT_DONE);
+    tail_assert_lines(t, want, 2);
+    lf_test_host_input_destroy(t->th);
+    assert_int_equal(tail_test_db_offset(t->db, t->log), 4);
+}
+
+static void test_state_file_matched_by_path_fails_validation(void **state)
+{
+    struct tail_test *t = *state;
+    char pattern[600];
+    struct lfp_err err = {0};
+
+    (void)snprintf(pattern, sizeof(pattern), "%s/*", t->dir);
+    tail_test_set(t, "path", pattern);
+    tail_test_set(t, "db", t->db);
+    t->th = lf_test_host_new(TEST_RAW_CAP, 1);
+    assert_int_equal(
+        lf_test_host_input_init(t->th, &in_tail_def, t->conf, &err),
+        LFP_ERR_CONFIG);
+    assert_non_null(strstr(err.msg, "matches the state file"));
+}
+
+#define TAIL_TEST(fn)                                                          \
+    cmocka_unit_test_setup_teardown(fn, tail_test_setup, tail_test_teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        TAIL_TEST(test_reads_from_head),
+        TAIL_TEST(test_starts_at_end_without_read_from_head),
+        TAIL_TEST(test_partial_line_held_until_its_newline),
+        TAIL_TEST(test_crlf_line_endings_are_stripped),
+        TAIL_TEST(test_exit_on_eof_emits_final_line_as_partial),
+        TAIL_TEST(test_glob_picks_up_new_file_while_running),
+        TAIL_TEST(test_rotation_rename_drains_old_file_first),
+        TAIL_TEST(test_copytruncate_restarts_at_zero),
+        TAIL_TEST(test_deleted_file_is_drained_then_closed),
+        TAIL_TEST(test_long_line_is_truncated_and_next_line_intact),
+        TAIL_TEST(test_long_line_written_in_pieces_is_cut_once),
+        TAIL_TEST(test_max_line_size_over_half_chunk_fails_init),
+        TAIL_TEST(test_restart_resumes_after_committed_offset),
+        TAIL_TEST(test_state_file_follows_acks_while_running),
+        TAIL_TEST(test_inode_reuse_with_other_fingerprint_starts_at_zero),
+        TAIL_TEST(test_corrupt_state_file_is_ignored_with_warning),
+        TAIL_TEST(test_state_file_matched_by_path_fails_validation),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
