@@ -273,7 +273,7 @@ static void test_engine_check_reports_plugin_errors(void **state)
          "t.conf:4: unknown key 'bogus' for input tail"},
         {"[input]\n name tail\n path /x\n parser nope\n",
          "t.conf:4: no parser named 'nope'"},
-        {"[input]\n name tail\n path /x\n[output]\n name file\n",
+        {"[input]\n name tail\n path /x\n[output]\n name file\n path /tmp/o\n",
          "t.conf:4: [output] needs 'match'"},
         {"[service]\n workers many\n[input]\n name tail\n path /x\n",
          "t.conf:2: invalid value 'many' for 'workers'"},
