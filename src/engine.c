@@ -21,8 +21,10 @@
 #include "chunk.h"
 #include "config.h"
 #include "engine_int.h"
+#include "http_server.h"
 #include "log.h"
 #include "mem.h"
+#include "metrics.h"
 #include "option.h"
 #include "parser.h"
 #include "registry.h"
@@ -261,6 +263,8 @@ static void *engine_worker_main(void *arg)
         in = c->core->owner;
         engine_parse(e, w, in, c);
         engine_filter(e, w, in, c);
+        if (w->metrics)
+            lf_metrics_observe(w->metrics, c);
         engine_route(e, c);
     }
     return NULL;
@@ -406,6 +410,7 @@ int lf_engine_new(const struct lf_config *conf, struct lf_engine **out,
     atomic_init(&e->inflight, 0);
     atomic_init(&e->stop_requested, 0);
     atomic_init(&e->abandon, 0);
+    atomic_init(&e->reload_requested, 0);
     e->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (e->wake_fd < 0) {
         lf_err_errno(err, LFP_ERR_IO, "eventfd");
@@ -472,6 +477,8 @@ static void engine_worker_setup(struct lf_engine *e, struct engine_worker *w)
         if (f->def->worker_new)
             w->filters[i] = f->def->worker_new(f->ins.ctx);
     }
+    if (e->metrics)
+        w->metrics = lf_metrics_shard_new(e->metrics);
 }
 
 static int engine_start_threads(struct lf_engine *e)
@@ -621,7 +628,7 @@ static void engine_summary(const struct lf_engine *e)
 
 static int engine_finish(struct lf_engine *e)
 {
-    int rc = 0;
+    int rc = e->failed ? 2 : 0;
 
     for (int i = 0; i < e->noutputs; i++) {
         struct engine_output *o = &e->outputs[i];
@@ -639,6 +646,29 @@ static int engine_finish(struct lf_engine *e)
     return rc;
 }
 
+static void engine_start_http(struct lf_engine *e)
+{
+    struct lfp_err err = {0};
+
+    if (!e->svc.http_server)
+        return;
+    if (lf_http_start(e, e->svc.http_listen, &e->http, &err) != LFP_OK) {
+        lf_log_error(ENGINE_LOG, "http server: %s", err.msg);
+        e->failed = 1;
+        atomic_store(&e->stop_requested, 1);
+    }
+}
+
+/* Periodic work of the main loop (about every 200 ms). */
+static void engine_tick(struct lf_engine *e)
+{
+    if (e->metrics)
+        lf_metrics_tick(e->metrics, lf_time_now_ns());
+    if (atomic_exchange(&e->reload_requested, 0))
+        lf_log_warn(ENGINE_LOG, "reload requested: not supported yet, "
+                    "restart logferry to apply a new configuration");
+}
+
 int lf_engine_run(struct lf_engine *e)
 {
     int rc;
@@ -647,14 +677,17 @@ int lf_engine_run(struct lf_engine *e)
         return 2;
     if (engine_start_threads(e) != LFP_OK) {
         lf_log_error(ENGINE_LOG, "cannot start threads: %s", strerror(errno));
+        e->failed = 1;
         atomic_store(&e->stop_requested, 1);
     }
     lf_log_info(ENGINE_LOG, "started: %d inputs, %d filters, %d outputs, %d "
                 "workers", e->ninputs, e->nfilters, e->noutputs, e->nworkers);
+    engine_start_http(e);
     while (!atomic_load(&e->stop_requested)) {
         if (engine_inputs_finished(e) && atomic_load(&e->inflight) == 0)
             break;
         engine_main_wait(e, 200);
+        engine_tick(e);
     }
     if (atomic_load(&e->stop_requested))
         lf_log_info(ENGINE_LOG, "stopping: draining for up to %lld ms",
@@ -663,7 +696,15 @@ int lf_engine_run(struct lf_engine *e)
     engine_drain(e, e->svc.grace_ms);
     engine_stop_threads(e);
     rc = engine_finish(e);
+    lf_http_stop(e->http);
+    e->http = NULL;
     return rc;
+}
+
+void lf_engine_request_reload(struct lf_engine *e)
+{
+    atomic_store(&e->reload_requested, 1);
+    engine_wake(e);
 }
 
 void lf_engine_stop(struct lf_engine *e)
@@ -726,6 +767,7 @@ static void engine_free_workers(struct lf_engine *e)
                                                w->filters[j]);
         lf_free(w->parsers);
         lf_free(w->filters);
+        lf_metrics_shard_free(w->metrics);
     }
     lf_free(e->workers);
 }
@@ -746,7 +788,8 @@ void lf_engine_free(struct lf_engine *e)
         lf_chunk_free(e->pool_all[i]);
     lf_free(e->pool_all);
     lf_free(e->reorder);
-    lf_free(e->svc.plugins_dir);
+    lf_option_free(lf_engine_service_options(), &e->svc);
+    lf_metrics_free(e->metrics);
     if (e->wake_fd >= 0)
         (void)close(e->wake_fd);
     pthread_mutex_destroy(&e->pool_lock);

@@ -36,6 +36,9 @@ int lf_engine_new(const struct lf_config *conf, struct lf_engine **out,
 /* Runs until every input is done and drained, or lf_engine_stop() plus the
  * grace period. Returns the process exit code (0 ok, 2 runtime failure). */
 int lf_engine_run(struct lf_engine *e);
+/* Asks the engine to re-read its configuration (SIGHUP, POST
+ * /api/v1/reload). Async-signal-safe. */
+void lf_engine_request_reload(struct lf_engine *e);
 /* Asks the engine to stop. Async-signal-safe. */
 void lf_engine_stop(struct lf_engine *e);
 void lf_engine_free(struct lf_engine *e); /* NULL is a no-op */

@@ -18,6 +18,7 @@
 #include "engine_int.h"
 #include "log.h"
 #include "mem.h"
+#include "metrics.h"
 #include "option.h"
 #include "parser.h"
 #include "registry.h"
@@ -80,6 +81,22 @@ static const struct lfp_option engine_service_options[] = {
      .max = 86400000,
      .offset = offsetof(struct engine_service, retry_max_delay_ms),
      .desc = "Longest delay between two retries of a chunk."},
+    {.name = "http_server",
+     .type = LFP_OPT_BOOL,
+     .def = "off",
+     .offset = offsetof(struct engine_service, http_server),
+     .desc = "Serve /metrics (Prometheus text format), /api/v1/health and "
+             "POST /api/v1/reload on http_listen."},
+    {.name = "http_listen",
+     .type = LFP_OPT_STR,
+     .def = "127.0.0.1:2021",
+     .offset = offsetof(struct engine_service, http_listen),
+     .desc = "Address and port of the HTTP server, as host:port."},
+    {.name = "metrics.",
+     .type = LFP_OPT_PREFIX,
+     .offset = offsetof(struct engine_service, metrics_opts),
+     .desc = "Per-upstream metrics settings, see docs/metrics.md "
+             "(e.g. metrics.enabled on)."},
     {.name = "plugins_dir",
      .type = LFP_OPT_STR,
      .offset = offsetof(struct engine_service, plugins_dir),
@@ -137,6 +154,10 @@ static int build_service(struct lf_engine *e, const struct lf_config *conf,
     if (lf_option_apply(engine_service_options, "[service]",
                         found ? found : &empty, NULL, &e->svc,
                         err) != LFP_OK)
+        return LFP_ERR_CONFIG;
+    if (lf_metrics_new(&e->svc.metrics_opts,
+                       found ? found->file : empty.file,
+                       found ? found->line : 0, &e->metrics, err) != LFP_OK)
         return LFP_ERR_CONFIG;
     if (e->svc.workers == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -408,6 +429,28 @@ static int build_sections(struct lf_engine *e, const struct lf_config *conf,
     return LFP_OK;
 }
 
+/* Adds the input that emits metric records, when metrics want one. */
+static void build_metrics_input(struct lf_engine *e)
+{
+    const struct lfp_input_def *def =
+        e->metrics ? lf_metrics_input_def(e->metrics) : NULL;
+    struct engine_input *in;
+
+    if (!def)
+        return;
+    e->inputs = lf_realloc(e->inputs, sizeof(*in) * (size_t)(e->ninputs + 1));
+    in = &e->inputs[e->ninputs];
+    memset(in, 0, sizeof(*in));
+    lf_instance_init(&in->ins, LFP_KIND_INPUT, def, def->name, NULL,
+                     e->ninputs);
+    e->ninputs++;
+    in->def = def;
+    in->ins.engine = e;
+    in->ins.conf = lf_calloc(1, def->conf_size ? def->conf_size : 1);
+    in->parser = -1;
+    in->tag = lf_strdup(lf_metrics_input_tag(e->metrics));
+}
+
 int lf_engine_build(struct lf_engine *e, const struct lf_config *conf,
                     struct lfp_err *err)
 {
@@ -424,6 +467,7 @@ int lf_engine_build(struct lf_engine *e, const struct lf_config *conf,
         return lf_err_set(err, LFP_ERR_CONFIG,
                           "%s: no [input] section: nothing to read",
                           conf->nfiles ? conf->files[0] : "config");
+    build_metrics_input(e);
     build_routes(e);
     return LFP_OK;
 }

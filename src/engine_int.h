@@ -15,6 +15,9 @@
 
 struct lf_parser;
 struct lf_parser_worker;
+struct lf_metrics;
+struct lf_metrics_shard;
+struct lf_http;
 
 struct engine_service {
     int log_level;
@@ -25,6 +28,9 @@ struct engine_service {
     int64_t retry_base_ms;
     int64_t retry_max_delay_ms;
     char *plugins_dir;
+    int http_server;
+    char *http_listen;
+    struct lfp_kvlist metrics_opts; /* metrics.* keys, prefix removed */
 };
 
 struct engine_input {
@@ -72,6 +78,7 @@ struct engine_worker {
     int started;
     struct lf_parser_worker **parsers;
     void **filters;
+    struct lf_metrics_shard *metrics;
 };
 
 struct lf_engine {
@@ -107,10 +114,15 @@ struct lf_engine {
     struct lfp_chunk **reorder;
     uint64_t route_next;
 
+    struct lf_metrics *metrics; /* NULL when metrics are off */
+    struct lf_http *http;       /* NULL when the HTTP server is off */
+
     atomic_long inflight;
     atomic_int stop_requested;
+    atomic_int reload_requested;
     atomic_int abandon;
     int wake_fd;
+    int failed; /* a start-up step failed: exit code 2 */
 };
 
 /* engine_build.c */
