@@ -210,9 +210,13 @@ static int option_set(const struct lfp_option *o, const char *key,
         return lf_option_parse_bool(val, (int *)dst);
     case LFP_OPT_DOUBLE: {
         char *end;
+        double d;
         errno = 0;
-        *(double *)dst = strtod(val, &end);
-        return (errno || end == val || *end) ? LFP_ERR_PARSE : LFP_OK;
+        d = strtod(val, &end);
+        if (errno || end == val || *end)
+            return LFP_ERR_PARSE;
+        memcpy(dst, &d, sizeof(d));
+        return LFP_OK;
     }
     case LFP_OPT_ENUM:
         return option_enum(o, val, (int *)dst);
@@ -351,6 +355,26 @@ int lf_option_apply(const struct lfp_option *table, const char *what,
             return rc;
     }
     return option_defaults(table, what, sec, conf, err);
+}
+
+int lf_option_apply_kvlist(const struct lfp_option *table, const char *what,
+                           const struct lfp_kvlist *kv, const char *file,
+                           int line, void *conf, struct lfp_err *err)
+{
+    struct lf_section sec = {.name = "kvlist", .file = file, .line = line};
+    int rc;
+
+    sec.kvs = lf_calloc(kv->n + 1, sizeof(*sec.kvs));
+    sec.nkv = kv->n;
+    for (size_t i = 0; i < kv->n; i++) {
+        sec.kvs[i].key = kv->keys[i];
+        sec.kvs[i].val = kv->vals[i];
+        sec.kvs[i].file = file;
+        sec.kvs[i].line = line;
+    }
+    rc = lf_option_apply(table, what, &sec, NULL, conf, err);
+    lf_free(sec.kvs); /* keys and values stay the kvlist's */
+    return rc;
 }
 
 static void option_free_list(struct lfp_list *list)

@@ -84,13 +84,33 @@ static int file_mkdirs(const char *path)
     return 0;
 }
 
+/* A crash can leave a half-written last line; start on a fresh line so
+ * the next record is not glued to it (the torn record was not acked and is
+ * written again whole). */
+static int file_end_line(struct file_ctx *ctx, const struct stat *st,
+                         struct lfp_err *err)
+{
+    char last;
+
+    if (st->st_size == 0 || !S_ISREG(st->st_mode))
+        return LFP_OK;
+    if (pread(ctx->fd, &last, 1, st->st_size - 1) == 1 && last == '\n')
+        return LFP_OK;
+    if (file_write_all(ctx->fd, "\n", 1) == 0)
+        return LFP_OK;
+    (void)snprintf(err->msg, sizeof(err->msg), "write %s: %s",
+                   ctx->conf->path, strerror(errno));
+    err->rc = LFP_ERR_IO;
+    return LFP_ERR_IO;
+}
+
 static int file_open(struct file_ctx *ctx, struct lfp_err *err)
 {
     struct stat st;
 
     if (ctx->fd >= 0)
         (void)close(ctx->fd);
-    ctx->fd = open(ctx->conf->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+    ctx->fd = open(ctx->conf->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC,
                    0644);
     if (ctx->fd < 0 || fstat(ctx->fd, &st) < 0) {
         int e = errno;
@@ -101,7 +121,7 @@ static int file_open(struct file_ctx *ctx, struct lfp_err *err)
     }
     ctx->dev = st.st_dev;
     ctx->ino = st.st_ino;
-    return LFP_OK;
+    return file_end_line(ctx, &st, err);
 }
 
 static int file_init(struct lfp_instance *ins, const struct lfp_host *host,

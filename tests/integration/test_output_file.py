@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The file output: records land as valid JSON lines, also after a crash
+left a torn last line in the file."""
+import json
+
+from conftest import run_logferry, write_config
+
+
+def config(repo_root, out):
+    return """
+[input]
+    name tail
+    path %s/conf/sample/access.log
+    parser nginx_upstream
+    read_from_head on
+    exit_on_eof on
+[output]
+    name file
+    match *
+    path %s
+""" % (repo_root, out)
+
+
+def test_torn_last_line_does_not_swallow_the_next_record(repo_root, workdir):
+    out = workdir / "out.jsonl"
+    out.write_bytes(b'{"@timestamp":"2025-06-01T00:00:00.000Z","remote_ad')
+    conf = workdir / "lf.conf"
+    write_config(conf, config(repo_root, out))
+    res = run_logferry(["-c", conf], timeout=60)
+    assert res.rc == 0, res.stderr
+    lines = out.read_bytes().split(b"\n")
+    assert lines[0] == b'{"@timestamp":"2025-06-01T00:00:00.000Z","remote_ad'
+    assert lines[-1] == b""
+    records = [json.loads(line) for line in lines[1:-1]]
+    assert len(records) == 200
+    assert all("remote_addr" in r or "source.ip" in r for r in records)
+
+
+def test_unwritable_path_fails_start_with_reason(repo_root, workdir):
+    conf = workdir / "lf.conf"
+    write_config(conf, config(repo_root, workdir / "missing-dir" / "o.jsonl"))
+    res = run_logferry(["-c", conf], timeout=60)
+    assert res.rc == 2
+    assert "missing-dir/o.jsonl" in res.stderr
+    assert "No such file or directory" in res.stderr
