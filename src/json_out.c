@@ -19,21 +19,16 @@
 
 /* 0: copy, 1: escape (control, quote, backslash), 2: UTF-8 lead or junk */
 static const unsigned char json_class[256] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
 };
 
@@ -159,16 +154,56 @@ static char *json_int(char *o, int64_t v)
     return o;
 }
 
+/* Fast path for the common case of log timings: d is m / 10^6 exactly
+ * as IEEE division rounds it (so the decimal m/10^6 reads back as d).
+ * Writes up to 6 decimals without trailing zeros; returns NULL if d is
+ * not of that form. */
+static char *json_double_micro(char *o, double d)
+{
+    double scaled = d * 1e6;
+    int64_t m, ip, frac;
+    char digits[6];
+    int nd = 6;
+
+    if (!(scaled > -9e15 && scaled < 9e15))
+        return NULL;
+    m = llround(scaled);
+    if ((double)m / 1e6 != d || (m == 0 && signbit(d)))
+        return NULL;
+    if (m < 0) {
+        *o++ = '-';
+        m = -m;
+    }
+    ip = m / 1000000;
+    frac = m % 1000000;
+    o = json_int(o, ip);
+    if (frac == 0)
+        return o;
+    for (int i = 5; i >= 0; i--) {
+        digits[i] = (char)('0' + frac % 10);
+        frac /= 10;
+    }
+    while (nd > 0 && digits[nd - 1] == '0')
+        nd--;
+    *o++ = '.';
+    memcpy(o, digits, (size_t)nd);
+    return o + nd;
+}
+
 /* Shortest of %.15g / %.17g that reads back as the same double. */
 static char *json_double(char *o, double d)
 {
     char tmp[40];
+    char *fast;
     int n;
 
     if (!isfinite(d)) {
         memcpy(o, "null", 4);
         return o + 4;
     }
+    fast = json_double_micro(o, d);
+    if (fast)
+        return fast;
     n = snprintf(tmp, sizeof(tmp), "%.15g", d);
     if (strtod(tmp, NULL) != d)
         n = snprintf(tmp, sizeof(tmp), "%.17g", d);
@@ -279,8 +314,7 @@ size_t lf_json_record(const struct lfp_record *rec, char *buf)
     return (size_t)(o - buf);
 }
 
-size_t lf_json_record_cap(const struct lfp_record *rec, char *buf,
-                          size_t cap)
+size_t lf_json_record_cap(const struct lfp_record *rec, char *buf, size_t cap)
 {
     if (cap < lf_json_record_bound(rec))
         return 0;

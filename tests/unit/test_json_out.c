@@ -66,12 +66,15 @@ static void test_valid_utf8_passes_invalid_becomes_replacement(void **state)
         const char *in;
         const char *out;
     } cases[] = {
-        {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"},
+        {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+         "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"},
         {"a\xffz", "a\xef\xbf\xbdz"},
-        {"\xc3", "\xef\xbf\xbd"},                         /* cut sequence */
-        {"\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"},         /* overlong */
-        {"\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* surrogate */
-        {"\xf4\x90\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
+        {"\xc3", "\xef\xbf\xbd"},                 /* cut sequence */
+        {"\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"}, /* overlong */
+        {"\xed\xa0\x80",
+         "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* surrogate */
+        {"\xf4\x90\x80\x80",
+         "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
     };
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -117,9 +120,8 @@ static void test_numbers_bools_nulls_arrays(void **state)
 {
     struct lfp_field arr[2];
     struct lfp_field f[6];
-    struct lfp_record rec = {.ts_ns = INT64_C(1748736000123456789),
-                             .fields = f,
-                             .nfields = 6};
+    struct lfp_record rec = {
+        .ts_ns = INT64_C(1748736000123456789), .fields = f, .nfields = 6};
     const char *p_i[] = {"i", NULL}, *p_d[] = {"d", NULL}, *p_a[] = {"a", NULL};
     char *text;
     yajl_val v, x;
@@ -160,6 +162,46 @@ static void test_numbers_bools_nulls_arrays(void **state)
     lf_free(text);
 }
 
+/* Every double must read back exactly, fast path or not. */
+static void test_doubles_round_trip_exactly(void **state)
+{
+    static const double fixed[] = {0.0,
+                                   0.209,
+                                   60.002,
+                                   1e-6,
+                                   123456.789,
+                                   -0.5,
+                                   0.1 + 0.2,
+                                   1e20,
+                                   3.14159265358979,
+                                   5e-324,
+                                   1.7976931348623157e308,
+                                   -1e-7};
+    unsigned seed = 7;
+
+    (void)state;
+    for (int i = 0; i < 20000; i++) {
+        struct lfp_field f = {0};
+        struct lfp_record rec = {.fields = &f, .nfields = 1};
+        const char *path[] = {"d", NULL};
+        double d;
+        char *text;
+        yajl_val v;
+        if (i < (int)(sizeof(fixed) / sizeof(fixed[0])))
+            d = fixed[i];
+        else if (i % 2)
+            d = (double)(rand_r(&seed) % 100000000) / 1000.0;
+        else
+            d = (double)rand_r(&seed) / (double)RAND_MAX * 1e4;
+        lf_field_set_float(&f, "d", d);
+        v = roundtrip(&rec, &text);
+        if (YAJL_GET_DOUBLE(yajl_tree_get(v, path, yajl_t_number)) != d)
+            fail_msg("%.17g came back different: %s", d, text);
+        yajl_tree_free(v);
+        lf_free(text);
+    }
+}
+
 static void test_unparsed_record_keeps_raw_line_and_marks(void **state)
 {
     const char raw[] = "garbage \"line\" \xff";
@@ -195,6 +237,7 @@ int main(void)
         cmocka_unit_test(test_valid_utf8_passes_invalid_becomes_replacement),
         cmocka_unit_test(test_random_bytes_always_give_valid_json),
         cmocka_unit_test(test_numbers_bools_nulls_arrays),
+        cmocka_unit_test(test_doubles_round_trip_exactly),
         cmocka_unit_test(test_unparsed_record_keeps_raw_line_and_marks),
         cmocka_unit_test(test_cap_below_bound_returns_zero),
     };
