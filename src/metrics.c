@@ -1,57 +1,634 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* metrics.c - per-upstream metrics (not configured: every call is a no-op). */
+/*
+ * metrics.c - the per-upstream aggregator: per-worker shards, the series
+ * registry with its cardinality guard, drains and expiry. See
+ * metrics_int.h for the picture and the lock order, docs/metrics.md for
+ * what is counted.
+ */
 #include "metrics.h"
 
-#include "config.h"
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "engine_int.h"
+#include "log.h"
+#include "mem.h"
+#include "metrics_int.h"
+#include "timeutil.h"
+
+#define METRICS_LOG "metrics"
+#define METRICS_EMPTY UINT32_MAX
+
+/* Fields a record is read for, after the label fields. */
+enum metrics_field {
+    MF_STATUS = 0,
+    MF_ADDRESS,
+    MF_ERROR,
+    MF_ATTEMPTS,
+    MF_BYTES,
+    MF_KIND0, /* METRICS_NKINDS latency fields follow */
+    MF__COUNT = MF_KIND0 + METRICS_NKINDS
+};
+
+static const char *const metrics_fields[MF_KIND0] = {
+    "http.response.status_code", "upstream.address", "upstream.error",
+    "upstream.attempts", "http.response.body.bytes"};
+
+/* ---- life cycle ------------------------------------------------------ */
+
+static uint64_t metrics_hash(const char *p, size_t n)
+{
+    uint64_t h = UINT64_C(14695981039346656037);
+
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)p[i];
+        h *= UINT64_C(1099511628211);
+    }
+    return h ^ (h >> 29);
+}
+
+static void metrics_overflow_init(struct lf_metrics *m)
+{
+    struct metrics_series *s = lf_metrics_series_new(&m->st);
+    uint32_t id = m->st.max_series;
+
+    for (int i = 0; i < m->st.nlabels; i++)
+        s->values[i] = lf_strdup(METRICS_OVERFLOW);
+    s->id = id;
+    m->series[id] = s;
+}
 
 int lf_metrics_new(const struct lfp_kvlist *opts, const char *file, int line,
                    struct lf_metrics **out, struct lfp_err *err)
 {
+    struct lf_metrics *m = lf_calloc(1, sizeof(*m));
+    uint32_t n;
+    int enabled = 0;
+
     *out = NULL;
-    if (opts->n > 0)
-        return lf_err_set(err, LFP_ERR_CONFIG,
-                          "%s:%d: unknown key 'metrics.%s'", file, line,
-                          opts->keys[0]);
+    if (lf_metrics_settings_init(&m->st, opts, file, line, &enabled, err) !=
+            LFP_OK ||
+        !enabled) {
+        lf_metrics_settings_fini(&m->st);
+        lf_free(m);
+        return err->rc == LFP_OK ? LFP_OK : LFP_ERR_CONFIG;
+    }
+    n = m->st.max_series;
+    pthread_mutex_init(&m->agg_lock, NULL);
+    pthread_mutex_init(&m->shards_lock, NULL);
+    pthread_mutex_init(&m->reg_lock, NULL);
+    m->series = lf_calloc((size_t)n + 1, sizeof(*m->series));
+    m->gen = lf_calloc((size_t)n + 1, sizeof(*m->gen));
+    m->free_ids = lf_calloc(n, sizeof(uint32_t));
+    for (uint32_t i = 0; i < n; i++)
+        m->free_ids[m->nfree++] = n - 1 - i; /* pop gives 0, 1, 2... */
+    m->table_size = 16;
+    while (m->table_size < 2 * (n + 1))
+        m->table_size *= 2;
+    m->table = lf_malloc(sizeof(uint32_t) * m->table_size);
+    memset(m->table, 0xff, sizeof(uint32_t) * m->table_size);
+    m->scratch = lf_sketch_new(&m->st.sketch);
+    for (int j = 0; j < MF__COUNT + m->st.nlabels; j++) {
+        m->want[j] = j < MF_KIND0    ? metrics_fields[j]
+                     : j < MF__COUNT ? lf_metrics_kinds[j - MF_KIND0].field
+                                     : m->st.label_fields[j - MF__COUNT];
+        m->want_len[j] = (uint16_t)strlen(m->want[j]);
+    }
+    metrics_overflow_init(m);
+    *out = m;
     return LFP_OK;
 }
 
 void lf_metrics_free(struct lf_metrics *m)
 {
-    (void)m;
+    if (!m)
+        return;
+    while (m->shards)
+        lf_metrics_shard_free(m->shards);
+    for (uint32_t i = 0; i <= m->st.max_series; i++)
+        lf_metrics_series_free(&m->st, m->series[i]);
+    lf_free(m->series);
+    lf_free(m->gen);
+    lf_free(m->free_ids);
+    lf_free(m->table);
+    lf_sketch_free(m->scratch);
+    pthread_mutex_destroy(&m->agg_lock);
+    pthread_mutex_destroy(&m->shards_lock);
+    pthread_mutex_destroy(&m->reg_lock);
+    lf_metrics_settings_fini(&m->st);
+    lf_free(m);
+}
+
+static void metrics_epoch_init(struct metrics_epoch *ep, uint32_t n)
+{
+    ep->delta = lf_calloc((size_t)n + 1, sizeof(*ep->delta));
+    ep->dirty = lf_calloc((size_t)n + 1, sizeof(*ep->dirty));
+    ep->ndirty = 0;
+}
+
+static void metrics_epoch_fini(struct metrics_epoch *ep)
+{
+    for (uint32_t i = 0; i < ep->ndirty; i++)
+        lf_metrics_delta_free(ep->delta[ep->dirty[i]]);
+    lf_free(ep->delta);
+    lf_free(ep->dirty);
+}
+
+static void metrics_cache_clear(struct lf_metrics_shard *sh)
+{
+    for (uint32_t i = 0; i < sh->cache_size; i++) {
+        lf_free(sh->cache[i].key);
+        sh->cache[i].key = NULL;
+    }
+    sh->cache_used = 0;
 }
 
 struct lf_metrics_shard *lf_metrics_shard_new(struct lf_metrics *m)
 {
-    (void)m;
-    return NULL;
+    struct lf_metrics_shard *sh;
+    uint32_t limit;
+
+    if (!m)
+        return NULL;
+    sh = lf_calloc(1, sizeof(*sh));
+    sh->m = m;
+    pthread_mutex_init(&sh->lock, NULL);
+    metrics_epoch_init(&sh->cur, m->st.max_series);
+    metrics_epoch_init(&sh->spare, m->st.max_series);
+    /* Room for every series twice (stale entries), within 64K entries. */
+    limit = 2 * (m->st.max_series + 1);
+    sh->cache_limit = limit < 1024 ? 1024 : limit > 65536 ? 65536 : limit;
+    sh->cache_size = 2048;
+    while (sh->cache_size < 2 * sh->cache_limit)
+        sh->cache_size *= 2;
+    sh->cache = lf_calloc(sh->cache_size, sizeof(*sh->cache));
+    pthread_mutex_lock(&m->shards_lock);
+    sh->next = m->shards;
+    m->shards = sh;
+    pthread_mutex_unlock(&m->shards_lock);
+    return sh;
 }
 
-void lf_metrics_shard_free(struct lf_metrics_shard *s)
+void lf_metrics_shard_free(struct lf_metrics_shard *sh)
 {
-    (void)s;
+    struct lf_metrics *m;
+
+    if (!sh)
+        return;
+    m = sh->m;
+    /* What the worker added since the last drain still counts. */
+    pthread_mutex_lock(&m->agg_lock);
+    lf_metrics_drain_locked(m, lf_time_now_ns(), 0);
+    pthread_mutex_lock(&m->shards_lock);
+    for (struct lf_metrics_shard **p = &m->shards; *p; p = &(*p)->next) {
+        if (*p == sh) {
+            *p = sh->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&m->shards_lock);
+    pthread_mutex_unlock(&m->agg_lock);
+    metrics_epoch_fini(&sh->cur);
+    metrics_epoch_fini(&sh->spare);
+    metrics_cache_clear(sh);
+    lf_free(sh->cache);
+    lf_free(sh->scratch);
+    pthread_mutex_destroy(&sh->lock);
+    lf_free(sh);
 }
 
-void lf_metrics_observe(struct lf_metrics_shard *s,
+/* ---- registry (reg_lock held) ---------------------------------------- */
+
+static uint32_t *metrics_table_find(struct lf_metrics *m, const char *key,
+                                    uint32_t len, uint64_t hash)
+{
+    uint32_t mask = m->table_size - 1;
+
+    for (uint32_t i = (uint32_t)hash & mask;; i = (i + 1) & mask) {
+        struct metrics_series *s;
+        if (m->table[i] == METRICS_EMPTY)
+            return &m->table[i];
+        s = m->series[m->table[i]];
+        if (s->hash == hash && s->key_len == len &&
+            memcmp(s->key, key, len) == 0)
+            return &m->table[i];
+    }
+}
+
+/* Backward-shift deletion keeps every probe chain unbroken. */
+static void metrics_table_remove(struct lf_metrics *m, uint32_t *slot)
+{
+    uint32_t mask = m->table_size - 1;
+    uint32_t i = (uint32_t)(slot - m->table), j = i;
+
+    m->table[i] = METRICS_EMPTY;
+    for (;;) {
+        uint32_t k;
+        j = (j + 1) & mask;
+        if (m->table[j] == METRICS_EMPTY)
+            return;
+        k = (uint32_t)m->series[m->table[j]]->hash & mask;
+        if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j))) {
+            m->table[i] = m->table[j];
+            m->table[j] = METRICS_EMPTY;
+            i = j;
+        }
+    }
+}
+
+/* Cleaned copies of the raw label values in sh->scratch (length-prefixed,
+ * as built by metrics_key) and the registry key made of them. */
+static struct metrics_series *
+metrics_series_make(struct lf_metrics *m, const char *raw, struct lf_mbuf *key)
+{
+    struct metrics_series *s = lf_metrics_series_new(&m->st);
+    size_t off = 0;
+
+    for (int i = 0; i < m->st.nlabels; i++) {
+        uint16_t n;
+        memcpy(&n, raw + off, sizeof(n));
+        s->values[i] =
+            lf_mbuf_clean_dup(raw + off + sizeof(n), n, METRICS_LABEL_MAX);
+        off += sizeof(n) + n;
+        n = (uint16_t)strlen(s->values[i]);
+        lf_mbuf_append(key, (const char *)&n, sizeof(n));
+        lf_mbuf_append(key, s->values[i], n);
+    }
+    return s;
+}
+
+/* The id of the label set in raw (a metrics_key), registering it when
+ * there is room; the __overflow__ id otherwise. Sets *gen to what a cache
+ * entry must hold to stay valid. */
+static uint32_t metrics_register(struct lf_metrics *m, const char *raw,
+                                 uint32_t *gen)
+{
+    struct lf_mbuf key;
+    struct metrics_series *s;
+    uint32_t *slot, id;
+    size_t klen;
+    uint64_t hash;
+
+    lf_mbuf_init(&key);
+    s = metrics_series_make(m, raw, &key);
+    hash = metrics_hash(key.data, key.len);
+    pthread_mutex_lock(&m->reg_lock);
+    slot = metrics_table_find(m, key.data, (uint32_t)key.len, hash);
+    if (*slot != METRICS_EMPTY) {
+        id = *slot;
+    } else if (m->nfree == 0) {
+        id = m->st.max_series;
+    } else {
+        id = m->free_ids[--m->nfree];
+        s->hash = hash;
+        s->key = lf_mbuf_take(&key, &klen);
+        s->key_len = (uint32_t)klen;
+        s->id = id;
+        m->series[id] = s;
+        m->nlive++;
+        *slot = id;
+        s = NULL;
+    }
+    *gen = id == m->st.max_series ? atomic_load(&m->overflow_gen)
+                                  : atomic_load(&m->gen[id]);
+    pthread_mutex_unlock(&m->reg_lock);
+    lf_metrics_series_free(&m->st, s);
+    lf_mbuf_fini(&key);
+    return id;
+}
+
+/* ---- the worker's path ----------------------------------------------- */
+
+static void metrics_scratch_add(struct lf_metrics_shard *sh, size_t *len,
+                                const char *s, size_t n)
+{
+    uint16_t n16;
+
+    if (n > METRICS_LABEL_MAX)
+        n = METRICS_LABEL_MAX;
+    n16 = (uint16_t)n;
+    if (*len + sizeof(n16) + n > sh->scratch_cap) {
+        sh->scratch_cap = (*len + sizeof(n16) + n) * 2 + 64;
+        sh->scratch = lf_realloc(sh->scratch, sh->scratch_cap);
+    }
+    memcpy(sh->scratch + *len, &n16, sizeof(n16));
+    memcpy(sh->scratch + *len + sizeof(n16), s, n);
+    *len += sizeof(n16) + n;
+}
+
+/* Builds the raw key of the record's label values in sh->scratch. */
+static size_t metrics_key(struct lf_metrics_shard *sh,
+                          const struct lfp_field *const *got)
+{
+    size_t len = 0;
+
+    for (int i = 0; i < sh->m->st.nlabels; i++) {
+        const struct lfp_field *f = got[MF__COUNT + i];
+        char num[40];
+        int n = 0;
+        if (f && f->type == LFP_T_STR && f->n > 0) {
+            metrics_scratch_add(sh, &len, f->v.s, f->n);
+            continue;
+        }
+        if (f && (f->type == LFP_T_INT || f->type == LFP_T_BOOL))
+            n = snprintf(num, sizeof(num), "%lld", (long long)f->v.i);
+        else if (f && f->type == LFP_T_FLOAT)
+            n = snprintf(num, sizeof(num), "%.17g", f->v.d);
+        if (n > 0)
+            metrics_scratch_add(sh, &len, num, (size_t)n);
+        else
+            metrics_scratch_add(sh, &len, METRICS_MISSING, 1);
+    }
+    return len;
+}
+
+static int metrics_cache_valid(const struct lf_metrics *m,
+                               const struct metrics_cache_entry *ce)
+{
+    if (ce->id == m->st.max_series)
+        return ce->gen ==
+               atomic_load_explicit(&m->overflow_gen, memory_order_relaxed);
+    return ce->gen ==
+           atomic_load_explicit(&m->gen[ce->id], memory_order_relaxed);
+}
+
+/* The series id of the label values in sh->scratch[0, len). */
+static uint32_t metrics_lookup(struct lf_metrics_shard *sh, size_t len)
+{
+    struct lf_metrics *m = sh->m;
+    uint64_t hash = metrics_hash(sh->scratch, len);
+    uint32_t mask = sh->cache_size - 1, i = (uint32_t)hash & mask;
+    struct metrics_cache_entry *ce;
+
+    for (;; i = (i + 1) & mask) {
+        ce = &sh->cache[i];
+        if (!ce->key)
+            break;
+        if (ce->hash == hash && ce->key_len == len &&
+            memcmp(ce->key, sh->scratch, len) == 0) {
+            if (metrics_cache_valid(m, ce))
+                return ce->id;
+            ce->id = metrics_register(m, sh->scratch, &ce->gen);
+            return ce->id;
+        }
+    }
+    if (sh->cache_used >= sh->cache_limit) {
+        metrics_cache_clear(sh);
+        return metrics_lookup(sh, len);
+    }
+    ce->hash = hash;
+    ce->key = lf_malloc(len ? len : 1);
+    memcpy(ce->key, sh->scratch, len);
+    ce->key_len = (uint32_t)len;
+    sh->cache_used++;
+    ce->id = metrics_register(m, sh->scratch, &ce->gen);
+    return ce->id;
+}
+
+static struct metrics_delta *metrics_delta_get(struct lf_metrics_shard *sh,
+                                               uint32_t id)
+{
+    struct metrics_epoch *ep = &sh->cur;
+
+    if (!ep->delta[id]) {
+        ep->delta[id] = lf_metrics_delta_new(&sh->m->st);
+        ep->dirty[ep->ndirty++] = id;
+    }
+    return ep->delta[id];
+}
+
+/* Finds the fields the aggregator reads in one pass over the record. */
+static void metrics_fields_get(const struct lf_metrics *m,
+                               const struct lfp_record *rec,
+                               const struct lfp_field **got)
+{
+    int nwant = MF__COUNT + m->st.nlabels;
+
+    memset(got, 0, sizeof(*got) * (size_t)nwant);
+    for (uint32_t i = 0; i < rec->nfields; i++) {
+        const struct lfp_field *f = &rec->fields[i];
+        for (int j = 0; j < nwant; j++) {
+            if (!got[j] && m->want_len[j] == f->key_len &&
+                memcmp(m->want[j], f->key, f->key_len) == 0) {
+                got[j] = f; /* no break: a label may be a read field */
+            }
+        }
+    }
+}
+
+static int metrics_number(const struct lfp_field *f, double *v)
+{
+    if (!f)
+        return 0;
+    if (f->type == LFP_T_INT)
+        *v = (double)f->v.i;
+    else if (f->type == LFP_T_FLOAT)
+        *v = f->v.d;
+    else
+        return 0;
+    return isfinite(*v) && *v >= 0;
+}
+
+static void metrics_counts_record(struct metrics_delta *d,
+                                  const struct lfp_field *const *got)
+{
+    const struct lfp_field *f = got[MF_STATUS];
+    int32_t code = f && f->type == LFP_T_INT && f->v.i > 0 && f->v.i < 1000
+                       ? (int32_t)f->v.i
+                       : 0;
+
+    d->c.requests++;
+    lf_metrics_counts_add_code(&d->c, code, 1);
+    if (code >= 500 && code <= 599)
+        d->c.n5xx++;
+    f = got[MF_ERROR];
+    if (f && f->type == LFP_T_STR && f->n > 0 &&
+        !(f->n == 1 && f->v.s[0] == '-')) {
+        d->c.errors++;
+        lf_metrics_counts_add_class(&d->c, f->v.s, f->n, 1);
+    }
+    f = got[MF_ATTEMPTS];
+    if (f && f->type == LFP_T_INT && f->v.i > 1)
+        d->c.retries += (uint64_t)(f->v.i - 1);
+    f = got[MF_BYTES];
+    if (f && f->type == LFP_T_INT && f->v.i > 0)
+        d->c.bytes += (uint64_t)f->v.i;
+}
+
+static void metrics_record(struct lf_metrics_shard *sh,
+                           const struct lfp_record *rec)
+{
+    const struct metrics_settings *st = &sh->m->st;
+    const struct lfp_field *got[MF__COUNT + METRICS_MAX_LABELS];
+    struct metrics_delta *d;
+    uint32_t id;
+
+    metrics_fields_get(sh->m, rec, got);
+    /* A request has a status or an upstream; anything else (error log
+     * lines, probes) is not counted here. */
+    if (!got[MF_STATUS] && !got[MF_ADDRESS])
+        return;
+    id = metrics_lookup(sh, metrics_key(sh, got));
+    if (id == st->max_series)
+        sh->folded++;
+    d = metrics_delta_get(sh, id);
+    metrics_counts_record(d, got);
+    for (int k = 0; k < METRICS_NKINDS; k++) {
+        double v;
+        if (!metrics_number(got[MF_KIND0 + k], &v))
+            continue;
+        if (lf_metrics_kinds[k].is_ns)
+            v /= 1e9;
+        lf_metrics_delta_value(st, d, k, v);
+    }
+}
+
+void lf_metrics_observe(struct lf_metrics_shard *sh,
                         const struct lfp_chunk *chunk)
 {
-    (void)s;
-    (void)chunk;
+    struct lf_metrics *m;
+    uint64_t n = 0;
+
+    if (!sh)
+        return;
+    m = sh->m;
+    if (strcmp(chunk->tag, m->st.tag) == 0 ||
+        !lf_engine_tag_match(m->st.match, chunk->tag))
+        return;
+    pthread_mutex_lock(&sh->lock);
+    sh->folded = 0;
+    for (uint32_t i = 0; i < chunk->nrecords; i++) {
+        const struct lfp_record *rec = &chunk->records[i];
+        if (rec->flags & (LFP_REC_DROPPED | LFP_REC_PARSE_ERROR))
+            continue;
+        metrics_record(sh, rec);
+        n++;
+    }
+    pthread_mutex_unlock(&sh->lock);
+    atomic_fetch_add_explicit(&m->observed_records, n, memory_order_relaxed);
+    if (sh->folded)
+        atomic_fetch_add_explicit(&m->overflow_records, sh->folded,
+                                  memory_order_relaxed);
+}
+
+/* ---- drains and expiry (agg_lock held) ------------------------------- */
+
+static void metrics_merge_epoch(struct lf_metrics *m, struct metrics_epoch *ep,
+                                int64_t now_ns)
+{
+    for (uint32_t i = 0; i < ep->ndirty; i++) {
+        uint32_t id = ep->dirty[i];
+        struct metrics_series *s = m->series[id];
+        /* Expiry never drops a series with a pending delta. */
+        if (s)
+            lf_metrics_series_merge(&m->st, s, ep->delta[id], now_ns);
+        lf_metrics_delta_free(ep->delta[id]);
+        ep->delta[id] = NULL;
+    }
+    ep->ndirty = 0;
+}
+
+static int metrics_pending(const struct lf_metrics *m, uint32_t id)
+{
+    for (const struct lf_metrics_shard *sh = m->shards; sh; sh = sh->next)
+        if (sh->cur.delta[id])
+            return 1;
+    return 0;
+}
+
+/* All shard locks and reg_lock held: drops idle series. */
+static void metrics_expire(struct lf_metrics *m, int64_t now_ns)
+{
+    uint32_t dropped = 0;
+
+    for (uint32_t id = 0; id < m->st.max_series; id++) {
+        struct metrics_series *s = m->series[id];
+        if (!s)
+            continue;
+        lf_metrics_series_trim(&m->st, s, now_ns);
+        if (s->last_ns == 0 || now_ns - s->last_ns < m->st.ttl_ns ||
+            metrics_pending(m, id))
+            continue;
+        metrics_table_remove(
+            m, metrics_table_find(m, s->key, s->key_len, s->hash));
+        m->series[id] = NULL;
+        atomic_fetch_add(&m->gen[id], 1);
+        m->free_ids[m->nfree++] = id;
+        m->nlive--;
+        dropped++;
+        lf_metrics_series_free(&m->st, s);
+    }
+    lf_metrics_series_trim(&m->st, m->series[m->st.max_series], now_ns);
+    if (dropped) {
+        /* Label sets folded into __overflow__ may now get their own. */
+        atomic_fetch_add(&m->overflow_gen, 1);
+        atomic_fetch_add(&m->expired_series, dropped);
+        lf_log_debug(METRICS_LOG, "dropped %u idle series", dropped);
+    }
+}
+
+static void metrics_expire_all(struct lf_metrics *m, int64_t now_ns)
+{
+    for (struct lf_metrics_shard *sh = m->shards; sh; sh = sh->next)
+        pthread_mutex_lock(&sh->lock);
+    pthread_mutex_lock(&m->reg_lock);
+    metrics_expire(m, now_ns);
+    pthread_mutex_unlock(&m->reg_lock);
+    for (struct lf_metrics_shard *sh = m->shards; sh; sh = sh->next)
+        pthread_mutex_unlock(&sh->lock);
+}
+
+void lf_metrics_drain_locked(struct lf_metrics *m, int64_t now_ns, int expire)
+{
+    pthread_mutex_lock(&m->shards_lock);
+    for (struct lf_metrics_shard *sh = m->shards; sh; sh = sh->next) {
+        struct metrics_epoch tmp;
+        pthread_mutex_lock(&sh->lock);
+        tmp = sh->cur;
+        sh->cur = sh->spare;
+        sh->spare = tmp;
+        pthread_mutex_unlock(&sh->lock);
+    }
+    pthread_mutex_lock(&m->reg_lock);
+    for (struct lf_metrics_shard *sh = m->shards; sh; sh = sh->next)
+        metrics_merge_epoch(m, &sh->spare, now_ns);
+    pthread_mutex_unlock(&m->reg_lock);
+    m->last_drain_ns = now_ns;
+    if (expire && now_ns - m->last_expire_ns >= INT64_C(1000000000)) {
+        metrics_expire_all(m, now_ns);
+        m->last_expire_ns = now_ns;
+    }
+    pthread_mutex_unlock(&m->shards_lock);
 }
 
 void lf_metrics_tick(struct lf_metrics *m, int64_t now_ns)
 {
-    (void)m;
-    (void)now_ns;
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->agg_lock);
+    if (now_ns - m->last_drain_ns >= INT64_C(1000000000))
+        lf_metrics_drain_locked(m, now_ns, 1);
+    pthread_mutex_unlock(&m->agg_lock);
+}
+
+void lf_metrics_render(struct lf_metrics *m, int64_t now_ns,
+                       struct lf_mbuf *out)
+{
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->agg_lock);
+    lf_metrics_drain_locked(m, now_ns, 0);
+    lf_metrics_prom_locked(m, now_ns, out);
+    pthread_mutex_unlock(&m->agg_lock);
 }
 
 const struct lfp_input_def *lf_metrics_input_def(const struct lf_metrics *m)
 {
-    (void)m;
-    return NULL;
+    return m && m->st.flush_ns > 0 ? lf_metrics_input_def_get() : NULL;
 }
 
 const char *lf_metrics_input_tag(const struct lf_metrics *m)
 {
-    (void)m;
-    return "metrics.upstream";
+    return m ? m->st.tag : "metrics.upstream";
 }

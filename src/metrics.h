@@ -18,6 +18,7 @@
 
 #include "err.h"
 
+struct lf_mbuf;
 struct lf_metrics;       /* the aggregator, shared */
 struct lf_metrics_shard; /* one per worker */
 
@@ -38,6 +39,14 @@ void lf_metrics_observe(struct lf_metrics_shard *s,
 /* Rolls windows, drops idle series. Thread: the engine's main loop, about
  * once a second. */
 void lf_metrics_tick(struct lf_metrics *m, int64_t now_ns);
+
+/* Appends the upstream metric families in the Prometheus text format
+ * 0.0.4 to out, after merging every shard. Thread: any (the HTTP server). */
+void lf_metrics_render(struct lf_metrics *m, int64_t now_ns,
+                       struct lf_mbuf *out);
+
+/* The metrics.* option table (names without the prefix), for the docs. */
+const struct lfp_option *lf_metrics_options(void);
 
 /* The input that emits metric records into the pipeline, or NULL when
  * metric records are off; its tag. */

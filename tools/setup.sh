@@ -9,7 +9,8 @@ set -euo pipefail
 PACKAGES=(
     build-essential cmake pkg-config
     librdkafka-dev libyajl-dev libcurl4-openssl-dev libpcre2-dev libzstd-dev
-    libmicrohttpd-dev libcmocka-dev
+    libmicrohttpd-dev libcmocka-dev zlib1g-dev
+    prometheus kcat
     clang-format cppcheck clang-tidy
     time
 )

@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * metrics_sketch.c - DDSketch with a dense store whose span is capped by
+ * folding the lowest buckets (see metrics_sketch.h for the idea).
+ */
+#include "metrics_sketch.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "mem.h"
+
+int lf_sketch_params_init(struct lf_sketch_params *p, double accuracy,
+                          int32_t max_buckets, struct lfp_err *err)
+{
+    if (!(accuracy > 0.0 && accuracy < 1.0))
+        return lf_err_set(err, LFP_ERR_CONFIG,
+                          "sketch accuracy %g is not between 0 and 1",
+                          accuracy);
+    if (max_buckets < 16)
+        return lf_err_set(err, LFP_ERR_CONFIG,
+                          "sketch max_buckets %d is below 16",
+                          (int)max_buckets);
+    memset(p, 0, sizeof(*p));
+    p->accuracy = accuracy;
+    p->gamma = (1.0 + accuracy) / (1.0 - accuracy);
+    p->ln_gamma = log(p->gamma);
+    p->inv_ln_gamma = 1.0 / p->ln_gamma;
+    /* 1 ns, in seconds: nothing a log holds is shorter. */
+    p->min_value = 1e-9;
+    p->max_buckets = max_buckets;
+    return LFP_OK;
+}
+
+struct lf_sketch *lf_sketch_new(const struct lf_sketch_params *p)
+{
+    struct lf_sketch *s = lf_calloc(1, sizeof(*s));
+
+    s->p = p;
+    s->min = INFINITY;
+    s->max = -INFINITY;
+    return s;
+}
+
+void lf_sketch_free(struct lf_sketch *s)
+{
+    if (!s)
+        return;
+    lf_free(s->bins);
+    lf_free(s);
+}
+
+void lf_sketch_reset(struct lf_sketch *s)
+{
+    if (s->nbins)
+        memset(s->bins, 0, sizeof(*s->bins) * (size_t)s->nbins);
+    s->nbins = 0;
+    s->offset = 0;
+    s->collapsed = 0;
+    s->zero = 0;
+    s->count = 0;
+    s->sum = 0;
+    s->min = INFINITY;
+    s->max = -INFINITY;
+}
+
+int32_t lf_sketch_index(const struct lf_sketch_params *p, double v)
+{
+    return (int32_t)ceil(log(v) * p->inv_ln_gamma);
+}
+
+double lf_sketch_bucket_value(const struct lf_sketch_params *p, int32_t i)
+{
+    return 2.0 * exp((double)i * p->ln_gamma) / (p->gamma + 1.0);
+}
+
+size_t lf_sketch_bytes(const struct lf_sketch *s)
+{
+    return sizeof(*s) + sizeof(*s->bins) * (size_t)s->cap;
+}
+
+/* Makes bins cover the indexes [lo, hi] (hi - lo < max_buckets), keeping
+ * the counts already there. */
+static void sketch_cover(struct lf_sketch *s, int32_t lo, int32_t hi)
+{
+    int32_t old_lo = s->offset, n = hi - lo + 1;
+    int32_t shift;
+
+    if (s->nbins == 0) {
+        old_lo = lo;
+        s->offset = lo;
+    } else if (s->offset + s->nbins - 1 > hi) {
+        hi = s->offset + s->nbins - 1;
+    }
+    if (lo > old_lo)
+        lo = old_lo;
+    n = hi - lo + 1;
+    if (n > s->cap) {
+        int32_t cap = s->cap ? s->cap : 8;
+        while (cap < n)
+            cap *= 2;
+        if (cap > s->p->max_buckets)
+            cap = s->p->max_buckets;
+        s->bins = lf_realloc(s->bins, sizeof(*s->bins) * (size_t)cap);
+        memset(s->bins + s->cap, 0, sizeof(*s->bins) * (size_t)(cap - s->cap));
+        s->cap = cap;
+    }
+    shift = old_lo - lo;
+    if (shift > 0 && s->nbins > 0) {
+        memmove(s->bins + shift, s->bins, sizeof(*s->bins) * (size_t)s->nbins);
+        memset(s->bins, 0, sizeof(*s->bins) * (size_t)shift);
+    }
+    s->offset = lo;
+    if (s->nbins == 0 || hi - lo + 1 > s->nbins + shift)
+        s->nbins = hi - lo + 1;
+    else
+        s->nbins += shift;
+}
+
+/* Folds every bucket below new_lo into bucket new_lo. */
+static void sketch_collapse(struct lf_sketch *s, int32_t new_lo)
+{
+    int32_t top = s->offset + s->nbins - 1;
+    int32_t k = new_lo - s->offset; /* entries that go */
+    uint64_t folded = 0;
+
+    if (s->nbins == 0 || k <= 0)
+        return;
+    if (new_lo > top) {
+        for (int32_t j = 0; j < s->nbins; j++)
+            folded += s->bins[j];
+        memset(s->bins, 0, sizeof(*s->bins) * (size_t)s->nbins);
+        s->bins[0] = folded;
+        s->collapsed += s->nbins;
+        s->offset = new_lo;
+        s->nbins = 1;
+        return;
+    }
+    for (int32_t j = 0; j < k; j++)
+        folded += s->bins[j];
+    memmove(s->bins, s->bins + k, sizeof(*s->bins) * (size_t)(s->nbins - k));
+    memset(s->bins + s->nbins - k, 0, sizeof(*s->bins) * (size_t)k);
+    s->bins[0] += folded;
+    s->nbins -= k;
+    s->offset = new_lo;
+    s->collapsed += k;
+}
+
+/* Adds n to bucket i, folding low buckets if the span would grow past
+ * max_buckets. */
+static void sketch_bucket_add(struct lf_sketch *s, int32_t i, uint64_t n)
+{
+    int32_t lo = i, hi = i;
+
+    if (s->nbins > 0) {
+        if (s->offset < lo)
+            lo = s->offset;
+        if (s->offset + s->nbins - 1 > hi)
+            hi = s->offset + s->nbins - 1;
+    }
+    if (hi - lo + 1 > s->p->max_buckets) {
+        int32_t new_lo = hi - s->p->max_buckets + 1;
+        sketch_collapse(s, new_lo);
+        if (i < new_lo)
+            i = new_lo;
+        lo = s->nbins > 0 && s->offset < i ? s->offset : i;
+    }
+    sketch_cover(s, lo, hi);
+    s->bins[i - s->offset] += n;
+}
+
+void lf_sketch_add_n(struct lf_sketch *s, double v, uint64_t n)
+{
+    if (!(v >= 0.0) || n == 0) /* NaN or negative */
+        return;
+    s->count += n;
+    s->sum += v * (double)n;
+    if (v < s->min)
+        s->min = v;
+    if (v > s->max)
+        s->max = v;
+    if (v <= s->p->min_value) {
+        s->zero += n;
+        return;
+    }
+    sketch_bucket_add(s, lf_sketch_index(s->p, v), n);
+}
+
+void lf_sketch_add(struct lf_sketch *s, double v)
+{
+    lf_sketch_add_n(s, v, 1);
+}
+
+void lf_sketch_merge(struct lf_sketch *dst, const struct lf_sketch *src)
+{
+    int32_t lo, hi;
+
+    if (src->count == 0)
+        return;
+    dst->count += src->count;
+    dst->sum += src->sum;
+    dst->zero += src->zero;
+    dst->collapsed += src->collapsed;
+    if (src->min < dst->min)
+        dst->min = src->min;
+    if (src->max > dst->max)
+        dst->max = src->max;
+    if (src->nbins == 0)
+        return;
+    /* Cover the union first so the loop below never moves memory. */
+    lo = src->offset;
+    hi = src->offset + src->nbins - 1;
+    if (dst->nbins > 0 && dst->offset < lo)
+        lo = dst->offset;
+    if (dst->nbins > 0 && dst->offset + dst->nbins - 1 > hi)
+        hi = dst->offset + dst->nbins - 1;
+    if (hi - lo + 1 <= dst->p->max_buckets)
+        sketch_cover(dst, lo, hi);
+    for (int32_t j = 0; j < src->nbins; j++)
+        if (src->bins[j])
+            sketch_bucket_add(dst, src->offset + j, src->bins[j]);
+}
+
+double lf_sketch_quantile(const struct lf_sketch *s, double q)
+{
+    uint64_t rank, cum;
+    double v;
+
+    if (s->count == 0)
+        return NAN;
+    if (q <= 0.0)
+        return s->min;
+    if (q >= 1.0)
+        return s->max;
+    rank = (uint64_t)floor(q * (double)(s->count - 1));
+    cum = s->zero;
+    if (rank < cum)
+        return s->min;
+    v = s->max;
+    for (int32_t j = 0; j < s->nbins; j++) {
+        cum += s->bins[j];
+        if (rank < cum) {
+            v = lf_sketch_bucket_value(s->p, s->offset + j);
+            break;
+        }
+    }
+    /* The extremes are known exactly: never answer outside them. */
+    if (v < s->min)
+        v = s->min;
+    if (v > s->max)
+        v = s->max;
+    return v;
+}

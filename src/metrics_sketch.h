@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * metrics_sketch.h - a mergeable relative-error quantile sketch (DDSketch).
+ *
+ * A positive value v goes to bucket i = ceil(log_gamma(v)), with
+ * gamma = (1 + a) / (1 - a) for a relative accuracy a (0.01: 1%). Every
+ * value of bucket i lies in (gamma^(i-1), gamma^i], so answering a quantile
+ * with 2 gamma^i / (gamma + 1) is off by at most a times the true value.
+ *
+ *   index:   offset  offset+1  ...  offset+nbins-1
+ *   bins:   [  c0  ][   c1   ] ... [     cN     ]    zero: values <= min
+ *
+ * Counts live in a dense array over the span of indexes seen; the span is
+ * capped at max_buckets by folding the lowest buckets into one (the low
+ * quantiles lose their guarantee first, the tail keeps it). Two sketches
+ * with the same parameters merge exactly: bucket counts add, so merging the
+ * sketches of several workers gives the sketch of all their values.
+ *
+ * A sketch is not thread-safe: one owner at a time (see metrics.c).
+ */
+#ifndef LF_METRICS_SKETCH_H
+#define LF_METRICS_SKETCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+/* Shared, immutable parameters of every sketch of one aggregator. */
+struct lf_sketch_params {
+    double accuracy;     /* relative accuracy a */
+    double gamma;        /* (1 + a) / (1 - a) */
+    double inv_ln_gamma; /* 1 / ln(gamma) */
+    double ln_gamma;
+    double min_value;    /* values at or below it count as zero */
+    int32_t max_buckets; /* cap on the span of bucket indexes */
+};
+
+struct lf_sketch {
+    const struct lf_sketch_params *p; /* borrowed, outlives the sketch */
+    uint64_t *bins;                   /* owned; cap entries */
+    int32_t offset;                   /* bucket index of bins[0] */
+    int32_t nbins;                    /* used entries */
+    int32_t cap;
+    int32_t collapsed; /* buckets folded because of max_buckets */
+    uint64_t zero;     /* values <= p->min_value */
+    uint64_t count;    /* every value added, zero bucket included */
+    double sum, min, max;
+};
+
+/* Fills p for relative accuracy `accuracy` (0 < a < 1) and at most
+ * max_buckets buckets (>= 16). Returns LFP_ERR_CONFIG with err set when a
+ * value is out of range. */
+int lf_sketch_params_init(struct lf_sketch_params *p, double accuracy,
+                          int32_t max_buckets,
+                          struct lfp_err *err) LF_MUST_CHECK;
+
+/* An empty sketch; caller frees with lf_sketch_free(). */
+struct lf_sketch *lf_sketch_new(const struct lf_sketch_params *p);
+void lf_sketch_free(struct lf_sketch *s); /* NULL is a no-op */
+/* Empties it, keeping its memory. */
+void lf_sketch_reset(struct lf_sketch *s);
+
+/* Adds value v (n times). NaN and negative values are ignored: the caller
+ * decides what a missing value is. */
+void lf_sketch_add(struct lf_sketch *s, double v);
+void lf_sketch_add_n(struct lf_sketch *s, double v, uint64_t n);
+/* Adds every value of src to dst (same params). Exact unless dst must
+ * fold buckets to stay within max_buckets. */
+void lf_sketch_merge(struct lf_sketch *dst, const struct lf_sketch *src);
+
+/* The q-quantile (0 <= q <= 1) of the values added: an estimate of the
+ * value of rank floor(q * (count - 1)) in sorted order, within the relative
+ * accuracy of that value; NaN when the sketch is empty. */
+double lf_sketch_quantile(const struct lf_sketch *s, double q);
+
+/* The bucket of v > min_value, and the value a bucket stands for. */
+int32_t lf_sketch_index(const struct lf_sketch_params *p, double v);
+double lf_sketch_bucket_value(const struct lf_sketch_params *p, int32_t i);
+/* Bytes the sketch holds on the heap, the struct included. */
+size_t lf_sketch_bytes(const struct lf_sketch *s);
+
+#endif

@@ -1,0 +1,367 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_metrics.c - the upstream aggregator: exact counters across worker
+ * shards, the cardinality guard, series expiry, sliding windows, what is
+ * not counted, and the metrics.* options.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "chunk.h"
+#include "mem.h"
+#include "metrics.h"
+#include "metrics_buf.h"
+#include "metrics_int.h"
+
+#define SEC INT64_C(1000000000)
+/* A fixed "now" far from the epoch, on a slot boundary. */
+#define T0 (INT64_C(1800000000) * SEC)
+
+struct req {
+    const char *upstream; /* NULL: field absent */
+    int status;           /* 0: field absent */
+    const char *error;
+    int attempts;
+    int bytes;
+    double response_s; /* < 0: absent */
+    int64_t duration_ns;
+};
+
+static struct lf_metrics *metrics_make(const char *const *kv)
+{
+    struct lfp_kvlist opts = {0};
+    struct lfp_err err = {0};
+    struct lf_metrics *m = NULL;
+    size_t n = 0;
+
+    while (kv[2 * n])
+        n++;
+    opts.keys = (char **)lf_calloc(n + 1, sizeof(char *));
+    opts.vals = (char **)lf_calloc(n + 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++) {
+        opts.keys[i] = (char *)kv[2 * i];
+        opts.vals[i] = (char *)kv[2 * i + 1];
+    }
+    opts.n = n;
+    if (lf_metrics_new(&opts, "test.conf", 3, &m, &err) != LFP_OK)
+        fail_msg("lf_metrics_new: %s", err.msg);
+    lf_free(opts.keys);
+    lf_free(opts.vals);
+    assert_non_null(m);
+    return m;
+}
+
+static struct lfp_chunk *chunk_make(const char *tag, const struct req *r,
+                                    size_t n)
+{
+    struct lfp_chunk *c = lf_chunk_new(65536, 65536);
+
+    lf_chunk_set_tag(c, tag, strlen(tag));
+    for (size_t i = 0; i < n; i++) {
+        struct lfp_record *rec;
+        lf_chunk_add_line(c, 0, 0, 0);
+        rec = &c->records[c->nrecords - 1];
+        if (r[i].upstream)
+            lf_field_set_str(lf_record_add(c, rec), "upstream.address",
+                             r[i].upstream, strlen(r[i].upstream));
+        if (r[i].status)
+            lf_field_set_int(lf_record_add(c, rec), "http.response.status_code",
+                             r[i].status);
+        if (r[i].error)
+            lf_field_set_str(lf_record_add(c, rec), "upstream.error",
+                             r[i].error, strlen(r[i].error));
+        if (r[i].attempts)
+            lf_field_set_int(lf_record_add(c, rec), "upstream.attempts",
+                             r[i].attempts);
+        if (r[i].bytes)
+            lf_field_set_int(lf_record_add(c, rec), "http.response.body.bytes",
+                             r[i].bytes);
+        if (r[i].response_s >= 0)
+            lf_field_set_float(lf_record_add(c, rec), "upstream.response_time",
+                               r[i].response_s);
+        if (r[i].duration_ns)
+            lf_field_set_int(lf_record_add(c, rec), "event.duration",
+                             r[i].duration_ns);
+    }
+    return c;
+}
+
+static void observe(struct lf_metrics_shard *sh, const char *tag,
+                    const struct req *r, size_t n)
+{
+    struct lfp_chunk *c = chunk_make(tag, r, n);
+    lf_metrics_observe(sh, c);
+    lf_chunk_free(c);
+}
+
+static char *render(struct lf_metrics *m, int64_t now)
+{
+    struct lf_mbuf b;
+    lf_mbuf_init(&b);
+    lf_metrics_render(m, now, &b);
+    return lf_mbuf_take(&b, NULL);
+}
+
+static void assert_line(const char *text, const char *line)
+{
+    char want[512];
+    (void)snprintf(want, sizeof(want), "\n%s\n", line);
+    if (!strstr(text, want))
+        fail_msg("missing line: %s", line);
+}
+
+static const char *const defaults[] = {"enabled", "on", NULL};
+
+static void test_counters_are_exact_across_shards(void **state)
+{
+    struct lf_metrics *m = metrics_make(defaults);
+    struct lf_metrics_shard *a = lf_metrics_shard_new(m);
+    struct lf_metrics_shard *b = lf_metrics_shard_new(m);
+    const struct req r1[] = {
+        {"10.0.0.1:80", 200, NULL, 1, 100, 0.004, 5000000},
+        {"10.0.0.1:80", 502, "refused", 3, 0, 0.020, 25000000},
+        {"10.0.0.2:80", 504, "timeout", 2, 10, 1.5, 0},
+        {NULL, 404, NULL, 0, 7, -1, 1000},
+    };
+    const struct req r2[] = {
+        {"10.0.0.1:80", 200, NULL, 1, 50, 0.004, 0},
+        {"10.0.0.1:80", 0, NULL, 0, 0, 11.0, 0},
+    };
+    char *text;
+
+    (void)state;
+    observe(a, "nginx.access", r1, 4);
+    observe(b, "nginx.access", r2, 2);
+    text = render(m, T0);
+    assert_line(text,
+                "logferry_upstream_requests_total{upstream=\"10.0.0.1:80\""
+                ",code=\"200\"} 2");
+    assert_line(text,
+                "logferry_upstream_requests_total{upstream=\"10.0.0.1:80\""
+                ",code=\"502\"} 1");
+    assert_line(text,
+                "logferry_upstream_requests_total{upstream=\"10.0.0.1:80\""
+                ",code=\"none\"} 1");
+    assert_line(
+        text,
+        "logferry_upstream_requests_total{upstream=\"-\",code=\"404\"} 1");
+    assert_line(text, "logferry_upstream_errors_total{upstream=\"10.0.0.2:80\","
+                      "error=\"timeout\"} 1");
+    assert_line(text,
+                "logferry_upstream_retries_total{upstream=\"10.0.0.1:80\"} 2");
+    assert_line(
+        text,
+        "logferry_upstream_response_bytes_total{upstream=\"10.0.0.1:80\"} 150");
+    /* 0.004 twice and 0.020 fall at or below 0.005/0.025; 11 is above 10. */
+    assert_line(text, "logferry_upstream_response_seconds_bucket{upstream="
+                      "\"10.0.0.1:80\",le=\"0.005\"} 2");
+    assert_line(text, "logferry_upstream_response_seconds_bucket{upstream="
+                      "\"10.0.0.1:80\",le=\"0.025\"} 3");
+    assert_line(text, "logferry_upstream_response_seconds_bucket{upstream="
+                      "\"10.0.0.1:80\",le=\"10\"} 3");
+    assert_line(text, "logferry_upstream_response_seconds_bucket{upstream="
+                      "\"10.0.0.1:80\",le=\"+Inf\"} 4");
+    assert_line(text, "logferry_upstream_response_seconds_count{upstream="
+                      "\"10.0.0.1:80\"} 4");
+    /* event.duration is in ns: 25 ms lands in the 0.025 bucket. */
+    assert_line(text, "logferry_upstream_request_seconds_bucket{upstream="
+                      "\"10.0.0.1:80\",le=\"0.025\"} 2");
+    assert_line(text, "logferry_upstream_5xx_ratio{upstream=\"10.0.0.1:80\","
+                      "window=\"1m\"} 0.25");
+    assert_line(text, "logferry_upstream_error_ratio{upstream=\"10.0.0.2:80\","
+                      "window=\"5m\"} 1");
+    assert_line(text, "logferry_metrics_series 3");
+    lf_free(text);
+    lf_metrics_shard_free(a);
+    lf_metrics_shard_free(b);
+    lf_metrics_free(m);
+}
+
+static void test_series_past_max_series_fold_into_overflow(void **state)
+{
+    static const char *const kv[] = {"enabled", "on", "max_series", "2", NULL};
+    struct lf_metrics *m = metrics_make(kv);
+    struct lf_metrics_shard *sh = lf_metrics_shard_new(m);
+    struct req r[10];
+    char *text;
+
+    (void)state;
+    for (int i = 0; i < 10; i++) {
+        static const char *const ups[] = {"a:1", "b:1", "c:1", "d:1", "e:1"};
+        r[i] = (struct req){ups[i % 5], 200, NULL, 0, 0, -1, 0};
+    }
+    observe(sh, "x", r, 10);
+    observe(sh, "x", r, 10); /* cached decisions give the same answer */
+    text = render(m, T0);
+    assert_line(
+        text,
+        "logferry_upstream_requests_total{upstream=\"a:1\",code=\"200\"} 4");
+    assert_line(
+        text,
+        "logferry_upstream_requests_total{upstream=\"b:1\",code=\"200\"} 4");
+    assert_null(strstr(text, "upstream=\"c:1\""));
+    assert_line(text, "logferry_upstream_requests_total{upstream=\""
+                      "__overflow__\",code=\"200\"} 12");
+    assert_line(text, "logferry_metrics_overflow_records_total 12");
+    assert_line(text, "logferry_metrics_series 2");
+    lf_free(text);
+    lf_metrics_shard_free(sh);
+    lf_metrics_free(m);
+}
+
+static void test_idle_series_expire_and_free_their_slot(void **state)
+{
+    static const char *const kv[] = {"enabled",    "on", "max_series", "1",
+                                     "series_ttl", "2s", NULL};
+    struct lf_metrics *m = metrics_make(kv);
+    struct lf_metrics_shard *sh = lf_metrics_shard_new(m);
+    const struct req a = {"a:1", 200, NULL, 0, 0, -1, 0};
+    const struct req b = {"b:1", 200, NULL, 0, 0, -1, 0};
+    char *text;
+
+    (void)state;
+    observe(sh, "x", &a, 1);
+    lf_metrics_tick(m, T0);
+    observe(sh, "x", &b, 1); /* no room: folded */
+    lf_metrics_tick(m, T0 + 1 * SEC);
+    lf_metrics_tick(m, T0 + 4 * SEC); /* a idle for 3 s > 2 s */
+    observe(sh, "x", &b, 1);          /* now b gets the slot */
+    text = render(m, T0 + 4 * SEC);
+    assert_null(strstr(text, "upstream=\"a:1\""));
+    assert_line(
+        text,
+        "logferry_upstream_requests_total{upstream=\"b:1\",code=\"200\"} 1");
+    assert_line(text, "logferry_metrics_expired_series_total 1");
+    assert_line(text, "logferry_metrics_overflow_records_total 1");
+    lf_free(text);
+    lf_metrics_shard_free(sh);
+    lf_metrics_free(m);
+}
+
+static void test_windows_slide_and_lifetime_stays(void **state)
+{
+    struct lf_metrics *m = metrics_make(defaults);
+    struct lf_metrics_shard *sh = lf_metrics_shard_new(m);
+    const struct req r = {"a:1", 503, "http_503", 0, 0, 0.1, 0};
+    char *text;
+
+    (void)state;
+    observe(sh, "x", &r, 1);
+    lf_metrics_tick(m, T0);
+    text = render(m, T0 + 61 * SEC);
+    assert_line(text, "logferry_upstream_window_requests{upstream=\"a:1\","
+                      "window=\"1m\"} 0");
+    assert_line(text, "logferry_upstream_window_requests{upstream=\"a:1\","
+                      "window=\"5m\"} 1");
+    assert_line(text, "logferry_upstream_5xx_ratio{upstream=\"a:1\","
+                      "window=\"5m\"} 1");
+    assert_line(text, "logferry_upstream_response_window_seconds_count{"
+                      "upstream=\"a:1\",window=\"1m\"} 0");
+    assert_line(text, "logferry_upstream_response_window_seconds{upstream="
+                      "\"a:1\",window=\"1m\",quantile=\"0.5\"} NaN");
+    assert_line(text, "logferry_upstream_response_window_seconds_count{"
+                      "upstream=\"a:1\",window=\"5m\"} 1");
+    lf_free(text);
+    text = render(m, T0 + 301 * SEC);
+    assert_line(text, "logferry_upstream_window_requests{upstream=\"a:1\","
+                      "window=\"5m\"} 0");
+    assert_line(text, "logferry_upstream_response_window_seconds_count{"
+                      "upstream=\"a:1\",window=\"lifetime\"} 1");
+    assert_line(text, "logferry_upstream_response_window_seconds{upstream="
+                      "\"a:1\",window=\"lifetime\",quantile=\"0.99\"} 0.1");
+    lf_free(text);
+    lf_metrics_shard_free(sh);
+    lf_metrics_free(m);
+}
+
+static void test_only_live_requests_of_matching_tags_count(void **state)
+{
+    static const char *const kv[] = {"enabled", "on", "match", "nginx.*", NULL};
+    struct lf_metrics *m = metrics_make(kv);
+    struct lf_metrics_shard *sh = lf_metrics_shard_new(m);
+    const struct req r[] = {
+        {"a:1", 200, NULL, 0, 0, -1, 0},
+        {NULL, 0, "timeout", 0, 0, 0.5, 0}, /* no status, no upstream */
+        {"a:1", 200, NULL, 0, 0, -1, 0},    /* dropped below */
+    };
+    struct lfp_chunk *c = chunk_make("nginx.access", r, 3);
+    char *text;
+
+    (void)state;
+    c->records[2].flags |= LFP_REC_DROPPED;
+    lf_metrics_observe(sh, c);
+    lf_chunk_free(c);
+    observe(sh, "other.tag", r, 1);
+    observe(sh, "metrics.upstream", r, 1);
+    text = render(m, T0);
+    assert_line(
+        text,
+        "logferry_upstream_requests_total{upstream=\"a:1\",code=\"200\"} 1");
+    assert_line(text, "logferry_metrics_series 1");
+    lf_free(text);
+    lf_metrics_shard_free(sh);
+    lf_metrics_free(m);
+}
+
+static void test_options_are_checked_with_file_and_line(void **state)
+{
+    static const struct {
+        const char *key, *val, *want;
+    } cases[] = {
+        {"colour", "red", "test.conf:3: unknown key 'colour'"},
+        {"buckets", "0.5,0.1", "not above the bound"},
+        {"labels", "upstream.address:le", "not a usable label name"},
+        {"windows", "5m,1m", "not longer"},
+        {"accuracy", "0.5", "metrics.accuracy"},
+        {"quantiles", "1.5", "not between 0 and 1"},
+        {"max_series", "0", "out of range"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        char *keys[] = {"enabled", (char *)cases[i].key};
+        char *vals[] = {"on", (char *)cases[i].val};
+        struct lfp_kvlist opts = {keys, vals, 2};
+        struct lfp_err err = {0};
+        struct lf_metrics *m = NULL;
+        assert_int_equal(lf_metrics_new(&opts, "test.conf", 3, &m, &err),
+                         LFP_ERR_CONFIG);
+        assert_null(m);
+        if (!strstr(err.msg, cases[i].want))
+            fail_msg("%s %s: '%s' lacks '%s'", cases[i].key, cases[i].val,
+                     err.msg, cases[i].want);
+    }
+}
+
+static void test_disabled_metrics_build_nothing(void **state)
+{
+    struct lfp_kvlist none = {0};
+    struct lfp_err err = {0};
+    struct lf_metrics *m = (struct lf_metrics *)&err;
+
+    (void)state;
+    assert_int_equal(lf_metrics_new(&none, "t", 1, &m, &err), LFP_OK);
+    assert_null(m);
+    assert_null(lf_metrics_shard_new(NULL));
+    lf_metrics_tick(NULL, T0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_counters_are_exact_across_shards),
+        cmocka_unit_test(test_series_past_max_series_fold_into_overflow),
+        cmocka_unit_test(test_idle_series_expire_and_free_their_slot),
+        cmocka_unit_test(test_windows_slide_and_lifetime_stays),
+        cmocka_unit_test(test_only_live_requests_of_matching_tags_count),
+        cmocka_unit_test(test_options_are_checked_with_file_and_line),
+        cmocka_unit_test(test_disabled_metrics_build_nothing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_sketch.c - the DDSketch promises: every quantile within the
+ * relative accuracy of the exact one, merges that equal the sketch of all
+ * the values, a bounded bucket count that sacrifices the low quantiles
+ * first.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "mem.h"
+#include "metrics_sketch.h"
+
+#define N 50000
+
+static const double quantiles[] = {0.0, 0.01, 0.25, 0.5,   0.75,
+                                   0.9, 0.95, 0.99, 0.999, 1.0};
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* xorshift64*: deterministic values without libc's rand state. */
+static uint64_t rng_state = 88172645463325252ULL;
+static double rng_unit(void)
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return (double)((rng_state * 2685821657736338717ULL) >> 11) /
+           9007199254740992.0;
+}
+
+static double rng_lognormal(double mu, double sigma)
+{
+    double u1 = rng_unit() + 1e-300, u2 = rng_unit();
+    return exp(mu + sigma * sqrt(-2 * log(u1)) * cos(2 * M_PI * u2));
+}
+
+/* Checks every quantile of s against the sorted values. */
+static void check_accuracy(const struct lf_sketch *s, double *vals, size_t n,
+                           double a)
+{
+    qsort(vals, n, sizeof(double), cmp_double);
+    for (size_t i = 0; i < sizeof(quantiles) / sizeof(*quantiles); i++) {
+        double q = quantiles[i];
+        double want = vals[(size_t)floor(q * (double)(n - 1))];
+        double got = lf_sketch_quantile(s, q);
+        if (fabs(got - want) > a * want + 1e-12)
+            fail_msg("q=%g: got %.9g, exact %.9g (accuracy %g)", q, got, want,
+                     a);
+    }
+}
+
+static void test_quantiles_within_relative_accuracy(void **state)
+{
+    const double accuracies[] = {0.01, 0.02, 0.001};
+    double *vals = lf_calloc(N, sizeof(double));
+
+    (void)state;
+    for (size_t ai = 0; ai < 3; ai++) {
+        struct lf_sketch_params p;
+        struct lfp_err err = {0};
+        struct lf_sketch *s;
+        assert_int_equal(lf_sketch_params_init(&p, accuracies[ai], 16384, &err),
+                         LFP_OK);
+        s = lf_sketch_new(&p);
+        for (size_t i = 0; i < N; i++) {
+            /* Latency-like: lognormal, some exact zeros, a far tail. */
+            vals[i] = i % 97 == 0    ? 0.0
+                      : i % 501 == 0 ? 30.0 + rng_unit() * 60
+                                     : rng_lognormal(-3.5, 1.2);
+            lf_sketch_add(s, vals[i]);
+        }
+        assert_int_equal(s->count, N);
+        check_accuracy(s, vals, N, accuracies[ai]);
+        lf_sketch_free(s);
+    }
+    lf_free(vals);
+}
+
+static void test_merge_equals_sketch_of_all_values(void **state)
+{
+    struct lf_sketch_params p;
+    struct lfp_err err = {0};
+    struct lf_sketch *parts[3], *all, *merged;
+
+    (void)state;
+    assert_int_equal(lf_sketch_params_init(&p, 0.01, 2048, &err), LFP_OK);
+    all = lf_sketch_new(&p);
+    merged = lf_sketch_new(&p);
+    for (int k = 0; k < 3; k++)
+        parts[k] = lf_sketch_new(&p);
+    for (int i = 0; i < N; i++) {
+        /* Each part sees a different range, so merges must widen. */
+        double v = rng_lognormal(-4.0 + (i % 3), 0.8);
+        lf_sketch_add(parts[i % 3], v);
+        lf_sketch_add(all, v);
+    }
+    for (int k = 2; k >= 0; k--)
+        lf_sketch_merge(merged, parts[k]);
+    assert_int_equal(merged->count, all->count);
+    assert_int_equal(merged->zero, all->zero);
+    assert_int_equal(merged->offset, all->offset);
+    assert_int_equal(merged->nbins, all->nbins);
+    assert_memory_equal(merged->bins, all->bins,
+                        sizeof(uint64_t) * (size_t)all->nbins);
+    for (size_t i = 0; i < sizeof(quantiles) / sizeof(*quantiles); i++)
+        assert_true(lf_sketch_quantile(merged, quantiles[i]) ==
+                    lf_sketch_quantile(all, quantiles[i]));
+    for (int k = 0; k < 3; k++)
+        lf_sketch_free(parts[k]);
+    lf_sketch_free(all);
+    lf_sketch_free(merged);
+}
+
+static void
+test_bucket_cap_folds_lowest_buckets_and_keeps_the_tail(void **state)
+{
+    struct lf_sketch_params p;
+    struct lfp_err err = {0};
+    struct lf_sketch *s;
+    double *vals = lf_calloc(N, sizeof(double));
+
+    (void)state;
+    /* 64 buckets at 1% span a factor of about 3.6: far less than the data
+     * (1e-6 .. 1e3). */
+    assert_int_equal(lf_sketch_params_init(&p, 0.01, 64, &err), LFP_OK);
+    s = lf_sketch_new(&p);
+    for (int i = 0; i < N; i++) {
+        vals[i] = pow(10.0, -6.0 + 9.0 * rng_unit());
+        lf_sketch_add(s, vals[i]);
+    }
+    assert_true(s->nbins <= 64);
+    assert_true(s->cap <= 64);
+    assert_true(s->collapsed > 0);
+    assert_int_equal(s->count, N);
+    qsort(vals, N, sizeof(double), cmp_double);
+    /* The top of the distribution keeps its guarantee. */
+    for (int i = 0; i < 3; i++) {
+        double q = (double[]){0.99, 0.999, 1.0}[i];
+        double want = vals[(size_t)floor(q * (N - 1))];
+        assert_true(fabs(lf_sketch_quantile(s, q) - want) <= 0.01 * want);
+    }
+    lf_sketch_free(s);
+    lf_free(vals);
+}
+
+static void
+test_empty_sketch_has_no_quantile_and_ignores_bad_values(void **state)
+{
+    struct lf_sketch_params p;
+    struct lfp_err err = {0};
+    struct lf_sketch *s;
+
+    (void)state;
+    assert_int_equal(lf_sketch_params_init(&p, 0.01, 2048, &err), LFP_OK);
+    s = lf_sketch_new(&p);
+    assert_true(isnan(lf_sketch_quantile(s, 0.5)));
+    lf_sketch_add(s, NAN);
+    lf_sketch_add(s, -1.0);
+    assert_int_equal(s->count, 0);
+    lf_sketch_add(s, 0.0);
+    lf_sketch_add(s, 0.0);
+    lf_sketch_add(s, 2.0);
+    assert_int_equal(s->zero, 2);
+    assert_true(lf_sketch_quantile(s, 0.5) == 0.0);
+    assert_true(lf_sketch_quantile(s, 1.0) == 2.0);
+    lf_sketch_reset(s);
+    assert_int_equal(s->count, 0);
+    assert_true(isnan(lf_sketch_quantile(s, 0.5)));
+    lf_sketch_free(s);
+}
+
+static void test_bad_parameters_are_refused(void **state)
+{
+    struct lf_sketch_params p;
+    struct lfp_err err = {0};
+
+    (void)state;
+    assert_int_equal(lf_sketch_params_init(&p, 0.0, 2048, &err),
+                     LFP_ERR_CONFIG);
+    assert_non_null(strstr(err.msg, "accuracy"));
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(lf_sketch_params_init(&p, 0.01, 4, &err), LFP_ERR_CONFIG);
+    assert_non_null(strstr(err.msg, "max_buckets"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_quantiles_within_relative_accuracy),
+        cmocka_unit_test(test_merge_equals_sketch_of_all_values),
+        cmocka_unit_test(
+            test_bucket_cap_folds_lowest_buckets_and_keeps_the_tail),
+        cmocka_unit_test(
+            test_empty_sketch_has_no_quantile_and_ignores_bad_values),
+        cmocka_unit_test(test_bad_parameters_are_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
