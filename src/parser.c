@@ -1,65 +1,41 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * parser.c - the [parser] section and what every engine shares: type
- * conversion of values, time extraction, parse-error accounting.
+ * parser.c - the [parser] section: options, built-in definitions, `base`,
+ * the per-key rules, workers and the parse entry point.
  *
  * An engine (parsers/regex, parsers/json) finds (key, value) pairs in a line
- * and hands each to lf_parser_emit_*(), which apply the types option and the
- * time key. Keys are resolved to a struct lf_parser_key once (regex: per
- * group at init; JSON: per key, behind a bit mask of key lengths so keys
- * that cannot match cost one test), so the per-line path never compares
- * key strings when no types or time_key are configured.
+ * and hands each to lf_parser_emit_*() (parsers/values/values.c), which
+ * apply the key's rule. Rules are built here, once: types, rename, nested
+ * and time_key all land in one rule per key, with the output names
+ * resolved (`ecs off` keeps the source names), so the per-line path never
+ * compares key strings for regex groups and does one hash probe per JSON
+ * key.
+ *
+ * `base NAME` starts from a built-in definition and layers the section on
+ * top (its types, rename and nested items replace the base's items for the
+ * same key). `nested KEY:NAME` parses the value of KEY again with the
+ * built-in NAME, e.g. a JSON object after a container runtime's prefix.
  *
  * The parser is immutable after lf_parser_new() and shared by all workers;
  * its counters are relaxed atomics, added to once per line at most.
  */
 #include "parser.h"
 
-#include <math.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../parsers/parser_int.h"
 #include "chunk.h"
+#include "config.h"
+#include "embedded.h"
 #include "err.h"
 #include "mem.h"
+#include "option.h"
 
-/* One item of the types option. */
-struct parser_rule {
-    char *key;
-    uint16_t key_len;
-    uint8_t type; /* enum lf_parser_type */
-};
-
-struct lf_parser {
-    char *name;
-    int format; /* enum lf_parser_format */
-    const struct lf_parser_engine *engine;
-    void *ectx;
-    char *time_key;
-    uint16_t time_key_len;
-    int time_keep;
-    struct lf_timefmt *tf;
-    struct parser_rule *rules;
-    size_t nrules;
-    uint64_t key_len_mask; /* bit min(len, 63) of every rule and time key */
-    struct parser_stats *stats;
-};
-
-/* Counters: the one part of a parser that workers write, kept apart so the
- * parser itself stays const for them. */
-struct parser_stats {
-    atomic_uint_fast64_t parse_errors;
-    atomic_uint_fast64_t conv_errors;
-    atomic_uint_fast64_t time_errors;
-};
-
-struct lf_parser_worker {
-    const struct lf_parser *p;
-    void *ewctx;
-    struct lf_timecache tc;
-};
+/* base chains and nested parsers nest at most this deep. */
+#define PARSER_MAX_DEPTH 4
 
 /* ---- options ---------------------------------------------------------- */
 
@@ -72,6 +48,14 @@ static const struct lfp_option parser_options[] = {
      .offset = offsetof(struct lf_parser_conf, name),
      .desc = "Name of the parser; inputs refer to it with their parser "
              "option."},
+    {.name = "base",
+     .type = LFP_OPT_STR,
+     .offset = offsetof(struct lf_parser_conf, base),
+     .desc = "A built-in definition (e.g. nginx_upstream) this section "
+             "starts from: its format, regex, time and rules apply unless "
+             "this section sets them; types, rename and nested items here "
+             "replace the base's items for the same key. Use it with ecs "
+             "off to get a built-in parser with its source field names."},
     {.name = "format",
      .type = LFP_OPT_ENUM,
      .def = "regex",
@@ -89,15 +73,17 @@ static const struct lfp_option parser_options[] = {
     {.name = "time_key",
      .type = LFP_OPT_STR,
      .offset = offsetof(struct lf_parser_conf, time_key),
-     .desc = "Field holding the event time, parsed with time_format into "
-             "the record's timestamp. Without it, records are stamped with "
-             "the time they were parsed."},
+     .desc = "Field holding the event time (its source name), parsed with "
+             "time_format into the record's timestamp. Without it, records "
+             "are stamped with the time they were parsed."},
     {.name = "time_format",
      .type = LFP_OPT_STR,
+     .flags = LFP_OPT_MULTI,
      .offset = offsetof(struct lf_parser_conf, time_format),
      .desc = "How time_key is written: strftime-style conversions such as "
              "%d/%b/%Y:%H:%M:%S %z, or iso8601 / rfc3339, or %s for epoch "
-             "seconds. Required with time_key."},
+             "seconds. Repeat the key for alternatives, tried in order. A "
+             "time without a zone is taken as UTC. Required with time_key."},
     {.name = "time_keep",
      .type = LFP_OPT_BOOL,
      .def = "off",
@@ -106,12 +92,50 @@ static const struct lfp_option parser_options[] = {
              "parsed (a field whose time did not parse is always kept)."},
     {.name = "types",
      .type = LFP_OPT_LIST,
+     .flags = LFP_OPT_MULTI,
      .offset = offsetof(struct lf_parser_conf, types),
-     .desc = "Conversions as key:type words, type one of int (integer), "
-             "float (double), bool (boolean) or string, e.g. status:int "
-             "rt:float. For int, float and bool a value of - or an empty "
-             "value becomes null; a value that does not convert stays a "
-             "string and is counted."},
+     .desc = "Conversions as key:type words (the key may repeat on several "
+             "lines). Types: int, float, bool, string; optional (a string "
+             "left out when - or empty); uint (an int, negative becomes "
+             "null); duration_s, duration_ms, duration_us, duration_ns (a "
+             "decimal in that unit, as int nanoseconds); seconds_ms, "
+             "seconds_us, seconds_ns (as float seconds); int_list, "
+             "float_list, str_list (nginx multi-value fields such as "
+             "\"502, 504 : 200\": the last value, the array and the count "
+             "of values, - for none); addr (an address, and again as IP "
+             "when it is an IP literal); addr_list (an X-Forwarded-For "
+             "list: the first public address, else the first, its IP, and "
+             "the array); flags (comma-separated words as an array, - for "
+             "none); http_version (HTTP/1.1 as 1.1). For typed values - or "
+             "an empty value becomes null; a value that does not convert "
+             "stays a string and is counted."},
+    {.name = "rename",
+     .type = LFP_OPT_LIST,
+     .flags = LFP_OPT_MULTI,
+     .offset = offsetof(struct lf_parser_conf, rename),
+     .desc = "Output names as key:name words, e.g. status:http.response."
+             "status_code (the key may repeat on several lines). Types that "
+             "emit several fields take names separated by /: int_list, "
+             "float_list, str_list take value/array/count (upstream_addr:"
+             "upstream.address/upstream.addresses/upstream.attempts), addr "
+             "takes address/ip, addr_list takes address/ip/array. Without "
+             "the further names the array is name_list and no count or IP "
+             "is added."},
+    {.name = "ecs",
+     .type = LFP_OPT_BOOL,
+     .def = "on",
+     .offset = offsetof(struct lf_parser_conf, ecs),
+     .desc = "Apply rename (the built-in definitions map to Elastic Common "
+             "Schema names). Off keeps the source names: a list type then "
+             "emits key (the last value) and key_list (the array)."},
+    {.name = "nested",
+     .type = LFP_OPT_LIST,
+     .flags = LFP_OPT_MULTI,
+     .offset = offsetof(struct lf_parser_conf, nested),
+     .desc = "key:parser words: the value of key is parsed again with the "
+             "built-in parser of that name and its fields take the key's "
+             "place, e.g. a JSON object after a container log prefix. A "
+             "value that does not parse makes the line a parse error."},
     {0},
 };
 
@@ -125,7 +149,131 @@ size_t lf_parser_conf_size(void)
     return sizeof(struct lf_parser_conf);
 }
 
-/* ---- building a parser ------------------------------------------------ */
+/* ---- built-in definitions and base ---------------------------------- */
+
+/* Fills conf (zeroed by the caller) from the built-in section `name`.
+ * Caller frees with lf_option_free(parser_options, conf). */
+static int parser_builtin_conf(const char *name, struct lf_parser_conf *conf,
+                               struct lfp_err *err)
+{
+    struct lf_config *defs = NULL;
+    int rc = LFP_ERR_CONFIG;
+
+    if (lf_config_load_string("builtin parsers", lf_embedded_parser_defs, NULL,
+                              &defs, err) != LFP_OK)
+        return LFP_ERR_CONFIG;
+    for (size_t i = 0; i < defs->nsec; i++) {
+        const char *n = lf_section_get(&defs->secs[i], "name");
+        if (strcmp(defs->secs[i].name, "parser") == 0 && n &&
+            strcmp(n, name) == 0) {
+            rc = lf_option_apply(parser_options, "[parser]", &defs->secs[i],
+                                 NULL, conf, err);
+            break;
+        }
+    }
+    lf_config_free(defs);
+    if (rc != LFP_OK && err->rc == LFP_OK)
+        lf_err_set(err, LFP_ERR_CONFIG, "no built-in parser named '%s'", name);
+    return rc;
+}
+
+/* The key of a "key:..." item: its length up to the last ':' (keys may
+ * hold ':', e.g. Envoy's ":authority"); 0 if there is none. */
+static size_t parser_item_key_len(const char *item)
+{
+    const char *colon = strrchr(item, ':');
+
+    return colon ? (size_t)(colon - item) : 0;
+}
+
+static int parser_items_have_key(const struct lfp_list *l, const char *key,
+                                 size_t key_len)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (parser_item_key_len(l->items[i]) == key_len &&
+            memcmp(l->items[i], key, key_len) == 0)
+            return 1;
+    return 0;
+}
+
+/* dst = base's items whose key over does not list, then over's; copies. */
+static void parser_items_merge(struct lfp_list *dst,
+                               const struct lfp_list *base,
+                               const struct lfp_list *over)
+{
+    dst->items = lf_calloc(base->n + over->n + 1, sizeof(char *));
+    dst->n = 0;
+    for (size_t i = 0; i < base->n; i++) {
+        size_t k = parser_item_key_len(base->items[i]);
+        if (!parser_items_have_key(over, base->items[i], k))
+            dst->items[dst->n++] = lf_strdup(base->items[i]);
+    }
+    for (size_t i = 0; i < over->n; i++)
+        dst->items[dst->n++] = lf_strdup(over->items[i]);
+}
+
+static void parser_list_copy(struct lfp_list *dst, const struct lfp_list *src)
+{
+    static const struct lfp_list empty = {0};
+
+    parser_items_merge(dst, &empty, src);
+}
+
+static char *parser_strdup_or_null(const char *s)
+{
+    return s ? lf_strdup(s) : NULL;
+}
+
+/* out (zeroed) = conf layered over base; every string owned by out. */
+static void parser_conf_merge(struct lf_parser_conf *out,
+                              const struct lf_parser_conf *base,
+                              const struct lf_parser_conf *conf)
+{
+    const struct lf_parser_conf *re = conf->regex ? conf : base;
+    const struct lf_parser_conf *tk = conf->time_key ? conf : base;
+    const struct lf_parser_conf *tf = conf->time_format.n ? conf : base;
+
+    out->name = lf_strdup(conf->name);
+    out->format = re->format;
+    out->regex = parser_strdup_or_null(re->regex);
+    out->time_key = parser_strdup_or_null(tk->time_key);
+    parser_list_copy(&out->time_format, &tf->time_format);
+    out->time_keep = conf->time_keep || base->time_keep;
+    parser_items_merge(&out->types, &base->types, &conf->types);
+    parser_items_merge(&out->rename, &base->rename, &conf->rename);
+    parser_items_merge(&out->nested, &base->nested, &conf->nested);
+    out->ecs = conf->ecs && base->ecs;
+    out->base = NULL;
+}
+
+/* out (zeroed) = conf with its base chain folded in. Caller frees with
+ * lf_option_free(parser_options, out). */
+static int parser_conf_resolve(const struct lf_parser_conf *conf,
+                               struct lf_parser_conf *out, int depth,
+                               struct lfp_err *err)
+{
+    struct lf_parser_conf base = {0}, flat = {0};
+    int rc;
+
+    if (depth >= PARSER_MAX_DEPTH)
+        return lf_err_set(err, LFP_ERR_CONFIG,
+                          "base: definitions nest deeper than %d (a loop?)",
+                          PARSER_MAX_DEPTH);
+    rc = parser_builtin_conf(conf->base, &base, err);
+    if (rc == LFP_OK && base.base)
+        rc = parser_conf_resolve(&base, &flat, depth + 1, err);
+    else if (rc == LFP_OK)
+        parser_conf_merge(&flat, &base, &base);
+    if (rc == LFP_OK)
+        parser_conf_merge(out, &flat, conf);
+    lf_option_free(parser_options, &base);
+    lf_option_free(parser_options, &flat);
+    if (rc != LFP_OK)
+        lf_err_prefix(err, "base %s", conf->base);
+    return rc;
+}
+
+/* ---- checking the conf ---------------------------------------------- */
 
 static int parser_check_conf(const struct lf_parser_conf *conf,
                              struct lfp_err *err)
@@ -140,121 +288,309 @@ static int parser_check_conf(const struct lf_parser_conf *conf,
     if (conf->format == LF_PARSER_JSON && conf->regex)
         return lf_err_set(err, LFP_ERR_CONFIG,
                           "regex is only used with format regex");
-    if (conf->time_key && !conf->time_format)
+    if (conf->time_key && !conf->time_format.n)
         return lf_err_set(err, LFP_ERR_CONFIG,
                           "time_key %s needs a time_format", conf->time_key);
-    if (conf->time_format && !conf->time_key)
+    if (conf->time_format.n && !conf->time_key)
         return lf_err_set(err, LFP_ERR_CONFIG, "time_format needs a time_key");
     if (conf->time_key && strlen(conf->time_key) > UINT16_MAX)
         return lf_err_set(err, LFP_ERR_CONFIG, "time_key is too long");
     return LFP_OK;
 }
 
-static int parser_type_from_name(const char *name)
-{
-    static const struct {
-        const char *name;
-        int type;
-    } names[] = {
-        {"int", LF_PT_INT},       {"integer", LF_PT_INT},
-        {"float", LF_PT_FLOAT},   {"double", LF_PT_FLOAT},
-        {"bool", LF_PT_BOOL},     {"boolean", LF_PT_BOOL},
-        {"string", LF_PT_STRING},
-    };
-
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (strcmp(name, names[i].name) == 0)
-            return names[i].type;
-    return -1;
-}
+/* ---- rules ------------------------------------------------------------ */
 
 static void parser_mask_add(struct lf_parser *p, size_t key_len)
 {
     p->key_len_mask |= UINT64_C(1) << (key_len < 63 ? key_len : 63);
 }
 
-/* Parses one "key:type" item (the last ':' splits, so keys may hold ':'). */
-static int parser_add_rule(struct lf_parser *p, const char *item,
+static struct lf_parser_rule *parser_rule_scan(struct lf_parser *p,
+                                               const char *key, size_t n)
+{
+    for (size_t i = 0; i < p->nrules; i++)
+        if (p->rules[i].key_len == n && memcmp(p->rules[i].key, key, n) == 0)
+            return &p->rules[i];
+    return NULL;
+}
+
+/* The rule for key[0..n), added if missing. */
+static struct lf_parser_rule *parser_rule_get(struct lf_parser *p,
+                                              const char *key, size_t n)
+{
+    struct lf_parser_rule *r = parser_rule_scan(p, key, n);
+
+    if (r)
+        return r;
+    if (p->nrules == p->rules_cap) {
+        p->rules_cap = p->rules_cap ? p->rules_cap * 2 : 16;
+        p->rules = lf_realloc(p->rules, p->rules_cap * sizeof(*p->rules));
+    }
+    r = &p->rules[p->nrules++];
+    memset(r, 0, sizeof(*r));
+    r->key = lf_strndup(key, n);
+    r->key_len = (uint16_t)n;
+    r->type = LF_PT_NATIVE;
+    r->sub = -1;
+    parser_mask_add(p, n);
+    return r;
+}
+
+/* Splits "key:rest" at its last ':'. */
+static int parser_item_split(const char *what, const char *item,
+                             size_t *key_len, const char **rest,
+                             struct lfp_err *err)
+{
+    *rest = "";
+    *key_len = parser_item_key_len(item);
+    if (*key_len == 0 || !item[*key_len + 1])
+        return lf_err_set(err, LFP_ERR_CONFIG, "%s: '%s' is not key:%s", what,
+                          item, strcmp(what, "types") == 0 ? "type" : "value");
+    if (*key_len > UINT16_MAX)
+        return lf_err_set(err, LFP_ERR_CONFIG, "%s: key too long", what);
+    *rest = item + *key_len + 1;
+    return LFP_OK;
+}
+
+static int parser_add_type(struct lf_parser *p, const char *item,
                            struct lfp_err *err)
 {
-    const char *colon = strrchr(item, ':');
-    struct parser_rule *r;
+    struct lf_parser_rule *r;
+    const char *tname;
     size_t key_len;
+    uint8_t unit = 0;
     int type;
 
-    if (!colon || colon == item || !colon[1])
-        return lf_err_set(err, LFP_ERR_CONFIG, "types: '%s' is not key:type",
-                          item);
-    key_len = (size_t)(colon - item);
-    type = parser_type_from_name(colon + 1);
+    if (parser_item_split("types", item, &key_len, &tname, err) != LFP_OK)
+        return LFP_ERR_CONFIG;
+    type = lf_parser_type_from_name(tname, &unit);
     if (type < 0)
         return lf_err_set(err, LFP_ERR_CONFIG,
-                          "types: unknown type '%s' in '%s' (int, float, "
-                          "bool or string)",
-                          colon + 1, item);
-    if (key_len > UINT16_MAX)
-        return lf_err_set(err, LFP_ERR_CONFIG, "types: key too long");
-    for (size_t i = 0; i < p->nrules; i++)
-        if (p->rules[i].key_len == key_len &&
-            memcmp(p->rules[i].key, item, key_len) == 0)
-            return lf_err_set(err, LFP_ERR_CONFIG,
-                              "types: key '%.*s' is listed twice", (int)key_len,
-                              item);
-    r = &p->rules[p->nrules++];
-    r->key = lf_strndup(item, key_len);
-    r->key_len = (uint16_t)key_len;
+                          "types: unknown type '%s' in '%s' (see "
+                          "logferry --help-plugin parser)",
+                          tname, item);
+    r = parser_rule_get(p, item, key_len);
+    if (r->has_type)
+        return lf_err_set(err, LFP_ERR_CONFIG,
+                          "types: key '%.*s' is listed twice", (int)key_len,
+                          item);
+    r->has_type = 1;
     r->type = (uint8_t)type;
-    parser_mask_add(p, key_len);
+    r->unit = unit;
+    return LFP_OK;
+}
+
+static int parser_add_rename(struct lf_parser *p, const char *item,
+                             struct lfp_err *err)
+{
+    struct lf_parser_rule *r;
+    const char *target;
+    size_t key_len;
+
+    if (parser_item_split("rename", item, &key_len, &target, err) != LFP_OK)
+        return LFP_ERR_CONFIG;
+    r = parser_rule_get(p, item, key_len);
+    if (r->rename)
+        return lf_err_set(err, LFP_ERR_CONFIG,
+                          "rename: key '%.*s' is listed twice", (int)key_len,
+                          item);
+    r->rename = lf_strdup(target);
+    return LFP_OK;
+}
+
+static int parser_build_builtin(const char *name, int depth, int ecs_off,
+                                struct lf_parser **out, struct lfp_err *err);
+
+static int parser_add_nested(struct lf_parser *p, const char *item, int depth,
+                             struct lfp_err *err)
+{
+    struct lf_parser_rule *r;
+    struct lf_parser *sub = NULL;
+    const char *name;
+    size_t key_len;
+
+    if (parser_item_split("nested", item, &key_len, &name, err) != LFP_OK)
+        return LFP_ERR_CONFIG;
+    if (parser_build_builtin(name, depth + 1, !p->ecs, &sub, err) != LFP_OK) {
+        lf_err_prefix(err, "nested %s", item);
+        return LFP_ERR_CONFIG;
+    }
+    p->subs = lf_realloc(p->subs, (p->nsubs + 1) * sizeof(struct lf_parser *));
+    p->subs[p->nsubs] = sub;
+    r = parser_rule_get(p, item, key_len);
+    r->type = LF_PT_NESTED;
+    r->has_type = 1;
+    r->sub = (int16_t)p->nsubs++;
+    return LFP_OK;
+}
+
+static void parser_name_set(struct lf_parser_rule *r, int i, const char *s,
+                            size_t n)
+{
+    r->names[i] = lf_strndup(s, n);
+    r->name_lens[i] = (uint16_t)n;
+}
+
+/* name + suffix as an owned name. */
+static void parser_name_suffix(struct lf_parser_rule *r, int i,
+                               const char *name, size_t n, const char *suffix)
+{
+    size_t sn = strlen(suffix);
+    char *s = lf_malloc(n + sn + 1);
+
+    memcpy(s, name, n);
+    memcpy(s + n, suffix, sn + 1);
+    r->names[i] = s;
+    r->name_lens[i] = (uint16_t)(n + sn);
+}
+
+/* Sets names[] from the rename target (when ecs is on), then the default
+ * names of further outputs. */
+static int parser_rule_names(const struct lf_parser *p,
+                             struct lf_parser_rule *r, struct lfp_err *err)
+{
+    int max = lf_parser_type_names(r->type), n = 0;
+    const char *s = p->ecs ? r->rename : NULL;
+    const char *primary = r->key;
+    size_t primary_len = r->key_len;
+
+    while (s && *s && n < LF_PARSER_NAMES) {
+        size_t len = strcspn(s, "/");
+        if (len == 0 || len > UINT16_MAX)
+            return lf_err_set(err, LFP_ERR_CONFIG,
+                              "rename: empty or long name in '%s'", r->rename);
+        parser_name_set(r, n++, s, len);
+        s += len + (s[len] == '/');
+    }
+    if (s && *s)
+        n = LF_PARSER_NAMES + 1;
+    if (n > max)
+        return lf_err_set(err, LFP_ERR_CONFIG,
+                          "rename: '%s:%s' gives %d names, the type of '%s' "
+                          "emits %d",
+                          r->key, r->rename, n, r->key, max);
+    if (r->names[0]) {
+        primary = r->names[0];
+        primary_len = r->name_lens[0];
+    }
+    if ((r->type == LF_PT_INT_LIST || r->type == LF_PT_FLOAT_LIST ||
+         r->type == LF_PT_STR_LIST) &&
+        !r->names[1])
+        parser_name_suffix(r, 1, primary, primary_len, "_list");
+    if (r->type == LF_PT_ADDR_LIST && !r->names[2])
+        parser_name_suffix(r, 2, primary, primary_len, "_list");
+    return LFP_OK;
+}
+
+static uint32_t parser_hash(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u;
+
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+static void parser_hash_build(struct lf_parser *p)
+{
+    size_t size = 8;
+
+    while (size < p->nrules * 2)
+        size *= 2;
+    p->hash = lf_calloc(size, sizeof(*p->hash));
+    p->hash_mask = size - 1;
+    for (size_t i = 0; i < p->nrules; i++) {
+        size_t h =
+            parser_hash(p->rules[i].key, p->rules[i].key_len) & p->hash_mask;
+        while (p->hash[h])
+            h = (h + 1) & p->hash_mask;
+        p->hash[h] = (uint32_t)i + 1;
+    }
+}
+
+static int parser_add_items(struct lf_parser *p,
+                            const struct lf_parser_conf *conf, int depth,
+                            struct lfp_err *err)
+{
+    int rc = LFP_OK;
+
+    for (size_t i = 0; rc == LFP_OK && i < conf->types.n; i++)
+        rc = parser_add_type(p, conf->types.items[i], err);
+    for (size_t i = 0; rc == LFP_OK && i < conf->rename.n; i++)
+        rc = parser_add_rename(p, conf->rename.items[i], err);
+    for (size_t i = 0; rc == LFP_OK && i < conf->nested.n; i++)
+        rc = parser_add_nested(p, conf->nested.items[i], depth, err);
+    return rc;
+}
+
+static int parser_setup_time(struct lf_parser *p,
+                             const struct lf_parser_conf *conf,
+                             struct lfp_err *err)
+{
+    struct lf_parser_rule *r;
+
+    p->tfs = lf_calloc(conf->time_format.n, sizeof(struct lf_timefmt *));
+    for (size_t i = 0; i < conf->time_format.n; i++) {
+        if (lf_timefmt_compile(conf->time_format.items[i], &p->tfs[i], err) !=
+            LFP_OK) {
+            lf_err_prefix(err, "time_format");
+            return LFP_ERR_CONFIG;
+        }
+        p->ntfs++;
+    }
+    p->time_key = lf_strdup(conf->time_key);
+    p->time_key_len = (uint16_t)strlen(p->time_key);
+    p->time_keep = conf->time_keep != 0;
+    r = parser_rule_get(p, p->time_key, p->time_key_len);
+    r->is_time = 1;
     return LFP_OK;
 }
 
 static int parser_setup(struct lf_parser *p, const struct lf_parser_conf *conf,
-                        struct lfp_err *err)
+                        int depth, struct lfp_err *err)
 {
-    int rc;
+    int rc = parser_add_items(p, conf, depth, err);
 
-    if (conf->types.n)
-        p->rules = lf_calloc(conf->types.n, sizeof(*p->rules));
-    for (size_t i = 0; i < conf->types.n; i++) {
-        rc = parser_add_rule(p, conf->types.items[i], err);
-        if (rc != LFP_OK)
-            return rc;
-    }
-    if (conf->time_key) {
-        rc = lf_timefmt_compile(conf->time_format, &p->tf, err);
-        if (rc != LFP_OK) {
-            lf_err_prefix(err, "time_format");
-            return rc;
-        }
-        p->time_key = lf_strdup(conf->time_key);
-        p->time_key_len = (uint16_t)strlen(p->time_key);
-        p->time_keep = conf->time_keep != 0;
-        parser_mask_add(p, p->time_key_len);
-    }
-    return LFP_OK;
+    if (rc == LFP_OK && conf->time_key)
+        rc = parser_setup_time(p, conf, err);
+    for (size_t i = 0; rc == LFP_OK && i < p->nrules; i++)
+        rc = parser_rule_names(p, &p->rules[i], err);
+    if (rc == LFP_OK)
+        parser_hash_build(p);
+    return rc;
 }
 
-int lf_parser_new(const struct lf_parser_conf *conf, struct lf_parser **out,
-                  struct lfp_err *err)
+/* ---- building a parser ------------------------------------------------ */
+
+static struct lf_parser *parser_alloc(const struct lf_parser_conf *conf)
+{
+    struct lf_parser *p = lf_calloc(1, sizeof(*p));
+
+    p->name = lf_strdup(conf->name);
+    p->format = conf->format;
+    p->ecs = conf->ecs != 0;
+    p->stats = lf_calloc(1, sizeof(*p->stats));
+    atomic_init(&p->stats->parse_errors, 0);
+    atomic_init(&p->stats->conv_errors, 0);
+    atomic_init(&p->stats->time_errors, 0);
+    return p;
+}
+
+/* Builds from a conf without base. */
+static int parser_build(const struct lf_parser_conf *conf, int depth,
+                        struct lf_parser **out, struct lfp_err *err)
 {
     struct lf_parser *p;
-    int rc;
+    int rc = parser_check_conf(conf, err);
 
     *out = NULL;
-    rc = parser_check_conf(conf, err);
     if (rc != LFP_OK) {
         if (conf->name)
             lf_err_prefix(err, "parser %s", conf->name);
         return rc;
     }
-    p = lf_calloc(1, sizeof(*p));
-    p->name = lf_strdup(conf->name);
-    p->format = conf->format;
-    p->stats = lf_calloc(1, sizeof(*p->stats));
-    atomic_init(&p->stats->parse_errors, 0);
-    atomic_init(&p->stats->conv_errors, 0);
-    atomic_init(&p->stats->time_errors, 0);
-    rc = parser_setup(p, conf, err);
+    p = parser_alloc(conf);
+    rc = parser_setup(p, conf, depth, err);
     if (rc == LFP_OK) {
         p->engine = conf->format == LF_PARSER_JSON ? &lf_parser_engine_json
                                                    : &lf_parser_engine_regex;
@@ -271,16 +607,80 @@ int lf_parser_new(const struct lf_parser_conf *conf, struct lf_parser **out,
     return LFP_OK;
 }
 
+static int parser_new_depth(const struct lf_parser_conf *conf, int depth,
+                            struct lf_parser **out, struct lfp_err *err)
+{
+    struct lf_parser_conf flat = {0};
+    int rc;
+
+    *out = NULL;
+    if (!conf->base)
+        return parser_build(conf, depth, out, err);
+    if (!conf->name)
+        return parser_build(conf, depth, out, err); /* names the problem */
+    rc = parser_conf_resolve(conf, &flat, depth, err);
+    if (rc == LFP_OK)
+        rc = parser_build(&flat, depth, out, err);
+    else
+        lf_err_prefix(err, "parser %s", conf->name);
+    lf_option_free(parser_options, &flat);
+    return rc;
+}
+
+static int parser_build_builtin(const char *name, int depth, int ecs_off,
+                                struct lf_parser **out, struct lfp_err *err)
+{
+    struct lf_parser_conf conf = {0};
+    int rc;
+
+    *out = NULL;
+    if (depth >= PARSER_MAX_DEPTH)
+        return lf_err_set(err, LFP_ERR_CONFIG,
+                          "parsers nest deeper than %d (a loop?)",
+                          PARSER_MAX_DEPTH);
+    rc = parser_builtin_conf(name, &conf, err);
+    if (rc == LFP_OK) {
+        if (ecs_off)
+            conf.ecs = 0;
+        rc = parser_new_depth(&conf, depth, out, err);
+    }
+    lf_option_free(parser_options, &conf);
+    return rc;
+}
+
+int lf_parser_new(const struct lf_parser_conf *conf, struct lf_parser **out,
+                  struct lfp_err *err)
+{
+    return parser_new_depth(conf, 0, out, err);
+}
+
+int lf_parser_new_builtin(const char *name, struct lf_parser **out,
+                          struct lfp_err *err)
+{
+    return parser_build_builtin(name, 0, 0, out, err);
+}
+
 void lf_parser_free(struct lf_parser *p)
 {
     if (!p)
         return;
     if (p->engine)
         p->engine->destroy(p->ectx);
-    for (size_t i = 0; i < p->nrules; i++)
-        lf_free(p->rules[i].key);
+    for (size_t i = 0; i < p->nrules; i++) {
+        struct lf_parser_rule *r = &p->rules[i];
+        for (int j = 0; j < LF_PARSER_NAMES; j++)
+            lf_free(r->names[j]);
+        lf_free(r->rename);
+        lf_free(r->key);
+    }
     lf_free(p->rules);
-    lf_timefmt_free(p->tf);
+    lf_free(p->hash);
+    for (size_t i = 0; i < p->nsubs; i++)
+        lf_parser_free(p->subs[i]);
+    lf_free(p->subs);
+    for (size_t i = 0; i < p->ntfs; i++)
+        lf_timefmt_free(p->tfs[i]);
+    lf_free(p->tfs);
     lf_free(p->time_key);
     lf_free(p->stats);
     lf_free(p->name);
@@ -298,6 +698,11 @@ struct lf_parser_worker *lf_parser_worker_new(const struct lf_parser *p)
 
     w->p = p;
     w->ewctx = p->engine->worker_new(p->ectx);
+    if (p->nsubs) {
+        w->subs = lf_calloc(p->nsubs, sizeof(struct lf_parser_worker *));
+        for (size_t i = 0; i < p->nsubs; i++)
+            w->subs[i] = lf_parser_worker_new(p->subs[i]);
+    }
     return w;
 }
 
@@ -305,6 +710,9 @@ void lf_parser_worker_free(struct lf_parser_worker *w)
 {
     if (!w)
         return;
+    for (size_t i = 0; w->subs && i < w->p->nsubs; i++)
+        lf_parser_worker_free(w->subs[i]);
+    lf_free(w->subs);
     w->p->engine->worker_free(w->ewctx);
     lf_free(w);
 }
@@ -326,295 +734,47 @@ uint64_t lf_parser_time_errors(const struct lf_parser *p)
 
 /* ---- keys --------------------------------------------------------------- */
 
+static const struct lf_parser_rule *parser_rule_find(const struct lf_parser *p,
+                                                     const char *key, size_t n)
+{
+    size_t h = parser_hash(key, n) & p->hash_mask;
+
+    for (uint32_t idx; (idx = p->hash[h]) != 0; h = (h + 1) & p->hash_mask) {
+        const struct lf_parser_rule *r = &p->rules[idx - 1];
+        if (r->key_len == n && memcmp(r->key, key, n) == 0)
+            return r;
+    }
+    return NULL;
+}
+
 void lf_parser_key_init(const struct lf_parser *p, struct lf_parser_key *k,
                         const char *key, size_t key_len)
 {
+    const struct lf_parser_rule *r;
+
     k->key = key;
     k->key_len = (uint16_t)key_len;
     k->type = LF_PT_NATIVE;
     k->is_time = 0;
+    k->rule = NULL;
     if (!(p->key_len_mask & (UINT64_C(1) << (key_len < 63 ? key_len : 63))))
         return;
-    if (p->time_key && key_len == p->time_key_len &&
-        memcmp(key, p->time_key, key_len) == 0)
-        k->is_time = 1;
-    for (size_t i = 0; i < p->nrules; i++) {
-        const struct parser_rule *r = &p->rules[i];
-        if (r->key_len == key_len && memcmp(r->key, key, key_len) == 0) {
-            k->type = r->type;
-            break;
-        }
-    }
-}
-
-/* ---- value conversion --------------------------------------------------- */
-
-/* Decimal integer with an optional sign, the whole of s[0..n). */
-static int parser_to_int(const char *s, size_t n, int64_t *v)
-{
-    size_t i = 0;
-    uint64_t u = 0, limit;
-    int is_neg = 0;
-
-    if (n && (s[0] == '-' || s[0] == '+')) {
-        is_neg = s[0] == '-';
-        i = 1;
-    }
-    if (i == n)
-        return -1;
-    limit = is_neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-    for (; i < n; i++) {
-        unsigned digit = (unsigned char)s[i] - '0';
-        if (digit > 9 || u > (limit - digit) / 10)
-            return -1;
-        u = u * 10 + digit;
-    }
-    *v = is_neg ? (int64_t)(0 - u) : (int64_t)u;
-    return 0;
-}
-
-/* Whether s[0..n) is a decimal number: [+-]digits[.digits][e[+-]digits],
- * or with digits only after the point. Keeps "inf", "nan" and hex out. */
-static int parser_is_decimal(const char *s, size_t n)
-{
-    size_t i = 0, digits = 0;
-
-    if (i < n && (s[i] == '-' || s[i] == '+'))
-        i++;
-    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
-        digits++;
-    if (i < n && s[i] == '.')
-        for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++)
-            digits++;
-    if (!digits)
-        return 0;
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        size_t exp_start;
-        i++;
-        if (i < n && (s[i] == '-' || s[i] == '+'))
-            i++;
-        exp_start = i;
-        while (i < n && s[i] >= '0' && s[i] <= '9')
-            i++;
-        if (i == exp_start)
-            return 0;
-    }
-    return i == n;
-}
-
-/* The common case without strtod: [+-]digits[.digits] whose digits make
- * an integer m below 2^53 with at most 22 after the point. m and 10^k are
- * exact doubles, so m / 10^k is correctly rounded, as strtod would be. */
-static int parser_fast_float(const char *s, size_t n, double *d)
-{
-    static const double pow10[23] = {
-        1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-    size_t i = n && (s[0] == '-' || s[0] == '+');
-    uint64_t m = 0;
-    int ndigits = 0, nfrac = -1;
-
-    for (; i < n; i++) {
-        if (s[i] == '.' && nfrac < 0) {
-            nfrac = 0;
-            continue;
-        }
-        if (s[i] < '0' || s[i] > '9' || ndigits == 16)
-            return -1;
-        m = m * 10 + (uint64_t)(s[i] - '0');
-        ndigits++;
-        nfrac += nfrac >= 0;
-    }
-    if (!ndigits || m > (UINT64_C(1) << 53) || nfrac > 22)
-        return -1;
-    *d = (double)m / pow10[nfrac > 0 ? nfrac : 0];
-    if (s[0] == '-')
-        *d = -*d;
-    return 0;
-}
-
-static int parser_to_float(const char *s, size_t n, double *d)
-{
-    char buf[128];
-    char *end;
-
-    if (parser_fast_float(s, n, d) == 0)
-        return 0;
-    if (n >= sizeof(buf) || !parser_is_decimal(s, n))
-        return -1;
-    memcpy(buf, s, n);
-    buf[n] = '\0';
-    *d = strtod(buf, &end);
-    return end == buf + n && isfinite(*d) ? 0 : -1;
-}
-
-static int parser_word_is(const char *s, size_t n, const char *word)
-{
-    size_t i;
-
-    for (i = 0; i < n && word[i]; i++) {
-        int c = (unsigned char)s[i];
-        if ((c >= 'A' && c <= 'Z' ? c + 32 : c) != word[i])
-            return 0;
-    }
-    return i == n && word[i] == '\0';
-}
-
-static int parser_to_bool(const char *s, size_t n, int64_t *b)
-{
-    static const char *const yes[] = {"true", "yes", "on", "1"};
-    static const char *const no[] = {"false", "no", "off", "0"};
-
-    for (size_t i = 0; i < 4; i++) {
-        if (parser_word_is(s, n, yes[i])) {
-            *b = 1;
-            return 0;
-        }
-        if (parser_word_is(s, n, no[i])) {
-            *b = 0;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-/* Converts s[0..n) into f per type. Returns 0, or -1 to keep a string. */
-static int parser_convert(struct lfp_field *f, int type, const char *s,
-                          size_t n)
-{
-    if (n == 0 || (n == 1 && s[0] == '-')) {
-        f->type = LFP_T_NULL;
-        return 0;
-    }
-    switch (type) {
-    case LF_PT_INT:
-        f->type = LFP_T_INT;
-        return parser_to_int(s, n, &f->v.i);
-    case LF_PT_FLOAT:
-        f->type = LFP_T_FLOAT;
-        return parser_to_float(s, n, &f->v.d);
-    case LF_PT_BOOL:
-        f->type = LFP_T_BOOL;
-        return parser_to_bool(s, n, &f->v.i);
-    default:
-        return -1;
-    }
-}
-
-static void parser_set_str(struct lfp_field *f, const char *s, size_t n)
-{
-    f->type = LFP_T_STR;
-    f->flags = LFP_FIELD_ESCAPE;
-    f->n = (uint32_t)n;
-    f->v.s = s;
-}
-
-/* ---- time and emitting ------------------------------------------------- */
-
-static void parser_time_failed(struct lf_parser_line *line)
-{
-    line->rec->flags |= LFP_REC_TIME_ERROR;
-    line->rec->ts_ns = lf_time_now_ns();
-    line->has_time = 1;
-    line->time_errors++;
-}
-
-/* Takes s[0..n) as the event time. Returns 1 when the field is done with
- * (parsed, time_keep off), 0 when it must still be added. */
-static int parser_take_time(struct lf_parser_line *line, const char *s,
-                            size_t n)
-{
-    const struct lf_parser *p = line->p;
-    int64_t ts_ns;
-
-    if (lf_time_parse(p->tf, line->tc, s, n, &ts_ns) != LFP_OK) {
-        parser_time_failed(line);
-        return 0;
-    }
-    line->rec->ts_ns = ts_ns;
-    line->rec->flags &= ~(uint32_t)LFP_REC_TIME_ERROR;
-    line->has_time = 1;
-    return !p->time_keep;
-}
-
-static struct lfp_field *parser_add(struct lf_parser_line *line,
-                                    const struct lf_parser_key *k)
-{
-    struct lfp_field *f = lf_record_add(line->chunk, line->rec);
-
-    f->key = k->key;
-    f->key_len = k->key_len;
-    return f;
-}
-
-void lf_parser_emit_str(struct lf_parser_line *line,
-                        const struct lf_parser_key *k, const char *s, size_t n)
-{
-    struct lfp_field *f;
-
-    if (k->is_time && parser_take_time(line, s, n))
+    r = parser_rule_find(p, key, key_len);
+    if (!r)
         return;
-    f = parser_add(line, k);
-    if (k->type == LF_PT_STRING || k->type == LF_PT_NATIVE) {
-        parser_set_str(f, s, n);
-        return;
-    }
-    if (parser_convert(f, k->type, s, n) != 0) {
-        parser_set_str(f, s, n);
-        line->conv_errors++;
+    k->rule = r;
+    k->type = r->type;
+    k->is_time = r->is_time;
+    if (r->names[0]) {
+        k->key = r->names[0];
+        k->key_len = r->name_lens[0];
     }
 }
 
-int lf_parser_num_value(struct lfp_field *f, const char *s, size_t n)
+uint32_t lf_parser_key_nfields(const struct lf_parser_key *k)
 {
-    int64_t i;
-    double d;
-
-    if (parser_to_int(s, n, &i) == 0) {
-        f->type = LFP_T_INT;
-        f->v.i = i;
-        return 0;
-    }
-    if (parser_to_float(s, n, &d) == 0) {
-        f->type = LFP_T_FLOAT;
-        f->v.d = d;
-        return 0;
-    }
-    return -1;
-}
-
-void lf_parser_emit_num(struct lf_parser_line *line,
-                        const struct lf_parser_key *k, const char *s, size_t n)
-{
-    struct lfp_field *f;
-    int rc;
-
-    if (k->is_time && parser_take_time(line, s, n))
-        return;
-    f = parser_add(line, k);
-    if (k->type == LF_PT_STRING) {
-        parser_set_str(f, s, n);
-        f->flags = 0; /* digits, sign, '.', 'e': nothing to escape */
-        return;
-    }
-    if (k->type == LF_PT_FLOAT) {
-        rc = parser_to_float(s, n, &f->v.d);
-        f->type = LFP_T_FLOAT;
-    } else {
-        rc = lf_parser_num_value(f, s, n);
-    }
-    if (rc != 0) { /* out of double range, e.g. 1e999 */
-        parser_set_str(f, s, n);
-        line->conv_errors++;
-    }
-}
-
-struct lfp_field *lf_parser_emit(struct lf_parser_line *line,
-                                 const struct lf_parser_key *k)
-{
-    if (k->is_time)
-        parser_time_failed(line);
-    return parser_add(line, k);
+    return k->type == LF_PT_NESTED ? 0
+                                   : (uint32_t)lf_parser_type_names(k->type);
 }
 
 /* ---- parsing a line ----------------------------------------------------- */
@@ -634,13 +794,14 @@ int lf_parser_parse(const struct lf_parser *p, struct lf_parser_worker *w,
                     struct lfp_chunk *chunk, struct lfp_record *rec)
 {
     struct lf_parser_line line = {
-        .p = p, .chunk = chunk, .rec = rec, .tc = &w->tc};
+        .p = p, .w = w, .chunk = chunk, .rec = rec, .tc = &w->tc};
     uint32_t flags =
         rec->flags & ~(uint32_t)(LFP_REC_PARSE_ERROR | LFP_REC_TIME_ERROR);
 
     rec->flags = flags;
     rec->nfields = 0;
-    if (p->engine->parse(p->ectx, w->ewctx, &line) != LFP_OK) {
+    if (p->engine->parse(p->ectx, w->ewctx, &line) != LFP_OK ||
+        line.is_failed) {
         rec->nfields = 0;
         rec->flags = flags | LFP_REC_PARSE_ERROR;
         rec->ts_ns = lf_time_now_ns();

@@ -77,6 +77,13 @@ if ! python3 -m pytest --version >/dev/null 2>&1; then
         setup_fail "python3 -m pytest after install"
 fi
 
+# PyYAML reads the corpus's YAML expectations (tests/integration).
+if ! python3 -c 'import yaml' >/dev/null 2>&1; then
+    echo "setup: installing pyyaml with pip" >&2
+    python3 -m pip install -q --disable-pip-version-check pyyaml \
+        >"$log" 2>&1 || setup_fail "pip install pyyaml"
+fi
+
 for tool in cmake cc pkg-config clang-format cppcheck clang-tidy /usr/bin/time; do
     command -v "$tool" >/dev/null 2>&1 || {
         echo "setup: $tool is still missing after install" >&2

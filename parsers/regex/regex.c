@@ -11,7 +11,8 @@
  *
  * At init every named group gets a struct regex_group: its number and a
  * resolved struct lf_parser_key (name from PCRE2's name table, which lives
- * as long as the code; types conversion; time key), sorted by group number.
+ * as long as the code, or its rename; type; time key), sorted by group
+ * number.
  * Per line there is one match and a walk over that array: values point into
  * the raw line, nothing is copied, no name is compared.
  *
@@ -40,6 +41,7 @@ struct regex_ctx {
     pcre2_code *code;
     int is_jit;
     uint32_t ngroups;
+    uint32_t nfields;           /* fields a line may add, at most */
     struct regex_group *groups; /* named groups by number */
 };
 
@@ -89,6 +91,7 @@ static int regex_groups(const struct lf_parser *p, struct regex_ctx *ctx,
 
         ctx->groups[i].num = (uint32_t)e[0] << 8 | e[1];
         lf_parser_key_init(p, &ctx->groups[i].key, name, strlen(name));
+        ctx->nfields += lf_parser_key_nfields(&ctx->groups[i].key);
     }
     qsort(ctx->groups, count, sizeof(*ctx->groups), regex_group_cmp);
     return LFP_OK;
@@ -208,7 +211,7 @@ static int regex_parse(const void *ectx, void *ewctx,
     if (rc <= 0) /* no match, or a match or stack limit hit */
         return LFP_ERR_PARSE;
     ov = pcre2_get_ovector_pointer(rw->md);
-    lf_record_reserve(line->chunk, rec, ctx->ngroups);
+    lf_record_reserve(line->chunk, rec, ctx->nfields);
     for (uint32_t i = 0; i < ctx->ngroups; i++) {
         const struct regex_group *g = &ctx->groups[i];
         PCRE2_SIZE start, end;

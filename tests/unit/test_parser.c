@@ -20,6 +20,11 @@
 #include "timeutil.h"
 
 #define NS INT64_C(1000000000)
+/* A time_format list of one format. */
+#define TIME_FORMAT(s)                                                         \
+    {                                                                          \
+        .items = (char *[]){s}, .n = 1                                         \
+    }
 #define RAW_CAP (4u << 20)
 
 /* nginx log_format upstream (see the benchmark generator). */
@@ -48,6 +53,8 @@ static char *nginx_types[] = {
     "upstream_status:int",
 };
 
+static char *nginx_time_format[] = {"%d/%b/%Y:%H:%M:%S %z"};
+
 /* One parser with a worker and a chunk to feed it. */
 struct fixture {
     struct lf_parser *p;
@@ -63,7 +70,7 @@ static struct lf_parser_conf nginx_conf(void)
         .format = LF_PARSER_REGEX,
         .regex = NGINX_UPSTREAM_RE,
         .time_key = "time_local",
-        .time_format = "%d/%b/%Y:%H:%M:%S %z",
+        .time_format = {.items = nginx_time_format, .n = 1},
         .types = {.items = nginx_types,
                   .n = sizeof(nginx_types) / sizeof(nginx_types[0])},
     };
@@ -404,16 +411,17 @@ static void test_regex_config_errors_name_the_problem(void **state)
         {{.name = "a"}, "needs a regex"},
         {{.regex = "(?<x>a)"}, "name"},
         {{.name = "a", .regex = "(?<x>a)", .time_key = "x"}, "time_format"},
-        {{.name = "a", .regex = "(?<x>a)", .time_format = "%s"}, "time_key"},
+        {{.name = "a", .regex = "(?<x>a)", .time_format = TIME_FORMAT("%s")},
+         "time_key"},
         {{.name = "a",
           .regex = "(?<x>a)",
           .time_key = "y",
-          .time_format = "%s"},
+          .time_format = TIME_FORMAT("%s")},
          "not a named group"},
         {{.name = "a",
           .regex = "(?<x>a)",
           .time_key = "x",
-          .time_format = "%H:%Q"},
+          .time_format = TIME_FORMAT("%H:%Q")},
          "%Q"},
         {{.name = "a",
           .regex = "(?<x>a)",
@@ -678,7 +686,7 @@ static void test_json_types_and_time_apply(void **state)
         .name = "j",
         .format = LF_PARSER_JSON,
         .time_key = "time",
-        .time_format = "iso8601",
+        .time_format = TIME_FORMAT("iso8601"),
         .types = {.items = (char *[]){"rt:float", "st:int", "code:string",
                                       "n:float"},
                   .n = 4},
@@ -719,7 +727,7 @@ static void test_json_epoch_number_time(void **state)
         .name = "j",
         .format = LF_PARSER_JSON,
         .time_key = "ts",
-        .time_format = "%s",
+        .time_format = TIME_FORMAT("%s"),
         .time_keep = 1,
     };
     struct fixture fx;
@@ -842,26 +850,782 @@ static void test_json_every_cut_of_a_line_is_handled(void **state)
     fixture_close(&fx);
 }
 
+/* ---- types, rename, ecs ------------------------------------------------- */
+
+/* A parser over "a|b|c..." lines: each group NAME takes one '|' field. */
+static void open_fields(struct fixture *fx, const char *regex, char **types,
+                        size_t ntypes, char **renames, size_t nrenames,
+                        int is_ecs)
+{
+    struct lf_parser_conf conf = {
+        .name = "t",
+        .regex = (char *)regex,
+        .types = {.items = types, .n = ntypes},
+        .rename = {.items = renames, .n = nrenames},
+        .ecs = is_ecs,
+    };
+
+    fixture_open(fx, &conf);
+}
+
+static const struct lfp_field *array_field(const struct lfp_record *rec,
+                                           const char *key, uint32_t n)
+{
+    const struct lfp_field *f = field(rec, key);
+
+    assert_int_equal(f->type, LFP_T_ARRAY);
+    assert_int_equal(f->n, n);
+    return f->v.arr;
+}
+
+static void test_list_types_split_nginx_multi_values(void **state)
+{
+    char *types[] = {"s:int_list", "a:str_list", "t:float_list"};
+    char *renames[] = {"s:up.status/up.statuses",
+                       "a:up.address/up.addresses/up.attempts", "t:up.time"};
+    struct fixture fx;
+    struct lfp_record *rec;
+    const struct lfp_field *e;
+
+    (void)state;
+    open_fields(&fx, "^(?<s>[^|]*)\\|(?<a>[^|]*)\\|(?<t>[^|]*)$", types, 3,
+                renames, 3, 1);
+    assert_int_equal(
+        parse(&fx,
+              "502, 504 : 200|10.0.0.5:80, [fd00::6]:80 : unix:/s|-, "
+              "60.002 : 0.001",
+              &rec),
+        LFP_OK);
+    e = array_field(rec, "up.statuses", 3);
+    assert_int_equal(e[0].v.i, 502);
+    assert_int_equal(e[1].v.i, 504);
+    assert_int_equal(e[2].v.i, 200);
+    assert_int_field(rec, "up.status", 200);
+    e = array_field(rec, "up.addresses", 3);
+    assert_int_equal(e[1].n, strlen("[fd00::6]:80"));
+    assert_memory_equal(e[1].v.s, "[fd00::6]:80", e[1].n);
+    assert_str(rec, "up.address", "unix:/s");
+    assert_int_field(rec, "up.attempts", 3);
+    e = array_field(rec, "up.time_list", 3); /* no second name: _list */
+    assert_int_equal(e[0].type, LFP_T_NULL);
+    assert_float_equal(e[1].v.d, 60.002, 1e-12);
+    assert_float_field(rec, "up.time", 0.001);
+    /* A whole "-" is no attempt: null value and array, count 0. */
+    assert_int_equal(parse(&fx, "-|-|-", &rec), LFP_OK);
+    assert_type(rec, "up.status", LFP_T_NULL);
+    assert_type(rec, "up.statuses", LFP_T_NULL);
+    assert_int_field(rec, "up.attempts", 0);
+    /* "502, -": the last attempt has no status. */
+    assert_int_equal(parse(&fx, "502, -|a:1, b:2|0.1", &rec), LFP_OK);
+    assert_type(rec, "up.status", LFP_T_NULL);
+    e = array_field(rec, "up.statuses", 2);
+    assert_int_equal(e[0].v.i, 502);
+    assert_int_equal(e[1].type, LFP_T_NULL);
+    assert_int_equal(lf_parser_conv_errors(fx.p), 0);
+    fixture_close(&fx);
+}
+
+static void test_list_element_that_does_not_convert_stays_string(void **state)
+{
+    char *types[] = {"s:int_list"};
+    struct fixture fx;
+    struct lfp_record *rec;
+    const struct lfp_field *e;
+
+    (void)state;
+    open_fields(&fx, "^(?<s>.*)$", types, 1, NULL, 0, 1);
+    assert_int_equal(parse(&fx, "502, 2x0", &rec), LFP_OK);
+    e = array_field(rec, "s_list", 2);
+    assert_int_equal(e[0].v.i, 502);
+    assert_int_equal(e[1].type, LFP_T_STR);
+    assert_str(rec, "s", "2x0");
+    assert_int_equal(lf_parser_conv_errors(fx.p), 1);
+    fixture_close(&fx);
+}
+
+static void test_durations_and_seconds_take_their_unit(void **state)
+{
+    char *types[] = {"s:duration_s", "m:duration_ms", "n:duration_ns",
+                     "f:seconds_ms", "u:uint"};
+    struct fixture fx;
+    struct lfp_record *rec;
+
+    (void)state;
+    open_fields(&fx, "^(?<s>\\S*) (?<m>\\S*) (?<n>\\S*) (?<f>\\S*) (?<u>\\S*)$",
+                types, 5, NULL, 0, 1);
+    assert_int_equal(parse(&fx, "60.004 15000 357313 30 7", &rec), LFP_OK);
+    assert_int_field(rec, "s", INT64_C(60004000000));
+    assert_int_field(rec, "m", INT64_C(15000000000));
+    assert_int_field(rec, "n", 357313);
+    assert_float_field(rec, "f", 0.03);
+    assert_int_field(rec, "u", 7);
+    /* Exact decimals, digits past the nanosecond cut, -1 is no value. */
+    assert_int_equal(parse(&fx, "0.0000000019 -1 - -1 -1", &rec), LFP_OK);
+    assert_int_field(rec, "s", 1);
+    assert_type(rec, "m", LFP_T_NULL);
+    assert_type(rec, "n", LFP_T_NULL);
+    assert_type(rec, "f", LFP_T_NULL);
+    assert_type(rec, "u", LFP_T_NULL);
+    assert_int_equal(lf_parser_conv_errors(fx.p), 0);
+    /* Not decimals, or past int64 ns: kept as strings and counted. */
+    assert_int_equal(parse(&fx, "1e3 0x10 99999999999999999999 abc 1.5", &rec),
+                     LFP_OK);
+    assert_str(rec, "s", "1e3");
+    assert_str(rec, "m", "0x10");
+    assert_str(rec, "n", "99999999999999999999");
+    assert_str(rec, "f", "abc");
+    assert_str(rec, "u", "1.5");
+    assert_int_equal(parse(&fx, "99999999999 1 1 1 1", &rec), LFP_OK);
+    assert_str(rec, "s", "99999999999");
+    assert_int_equal(lf_parser_conv_errors(fx.p), 6);
+    fixture_close(&fx);
+}
+
+static void test_addr_gives_ip_only_for_ip_literals(void **state)
+{
+    char *types[] = {"a:addr"};
+    char *renames[] = {"a:source.address/source.ip"};
+    static const struct {
+        const char *in, *ip;
+    } cases[] = {
+        {"192.0.2.1", "192.0.2.1"},
+        {"2001:db8::7", "2001:db8::7"},
+        {"[2001:db8::7]:80", "2001:db8::7"},
+        {"192.0.2.1:5000", "192.0.2.1"},
+        {"unix:", NULL},
+        {"localhost", NULL},
+        {"192.0.2.256", NULL},
+        {"01.2.3.4", NULL},
+        {"1.2.3", NULL},
+        {"tcp://10.0.0.1:80", NULL},
+    };
+    struct fixture fx;
+    struct lfp_record *rec;
+
+    (void)state;
+    open_fields(&fx, "^(?<a>.*)$", types, 1, renames, 1, 1);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(parse(&fx, cases[i].in, &rec), LFP_OK);
+        assert_str(rec, "source.address", cases[i].in);
+        if (cases[i].ip)
+            assert_str(rec, "source.ip", cases[i].ip);
+        else if (has_field(rec, "source.ip"))
+            fail_msg("%s: source.ip should be absent", cases[i].in);
+    }
+    assert_int_equal(parse(&fx, "-", &rec), LFP_OK);
+    assert_int_equal(rec->nfields, 0);
+    fixture_close(&fx);
+}
+
+static void test_addr_list_picks_first_public_address(void **state)
+{
+    char *types[] = {"a:addr_list"};
+    char *renames[] = {"a:source.address/source.ip/list"};
+    static const struct {
+        const char *in, *pick, *ip;
+        uint32_t n;
+    } cases[] = {
+        {"10.0.0.2, 10.0.0.1, 127.0.0.1", "10.0.0.2", "10.0.0.2", 3},
+        {"10.0.0.2, 10.0.0.1, 81.2.69.143", "81.2.69.143", "81.2.69.143", 3},
+        {"\"10.5.102.222, 175.16.199.1, 204.246.1.1\" 10.2.1.185",
+         "175.16.199.1", "175.16.199.1", 4},
+        {"fd00::1, [fd00::2]:80, 2001:db8:1::9", "2001:db8:1::9",
+         "2001:db8:1::9", 3},
+        {"localhost, localhost", "localhost", NULL, 2},
+        {"100.64.0.1,169.254.1.1,192.0.2.9", "192.0.2.9", "192.0.2.9", 3},
+        {"[fd00::5]", "[fd00::5]", "fd00::5", 1},
+    };
+    struct fixture fx;
+    struct lfp_record *rec;
+
+    (void)state;
+    open_fields(&fx, "^(?<a>.*)$", types, 1, renames, 1, 1);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(parse(&fx, cases[i].in, &rec), LFP_OK);
+        assert_str(rec, "source.address", cases[i].pick);
+        if (cases[i].ip)
+            assert_str(rec, "source.ip", cases[i].ip);
+        else
+            assert_false(has_field(rec, "source.ip"));
+        (void)array_field(rec, "list", cases[i].n);
+    }
+    assert_int_equal(parse(&fx, "-", &rec), LFP_OK);
+    assert_int_equal(rec->nfields, 0);
+    fixture_close(&fx);
+}
+
+static void test_flags_optional_and_http_version(void **state)
+{
+    char *types[] = {"f:flags", "o:optional", "v:http_version"};
+    struct fixture fx;
+    struct lfp_record *rec;
+    const struct lfp_field *e;
+
+    (void)state;
+    open_fields(&fx, "^(?<f>\\S*) (?<o>\\S*) (?<v>\\S*)$", types, 3, NULL, 0,
+                1);
+    assert_int_equal(parse(&fx, "UF,URX x HTTP/1.1", &rec), LFP_OK);
+    e = array_field(rec, "f", 2);
+    assert_memory_equal(e[0].v.s, "UF", 2);
+    assert_memory_equal(e[1].v.s, "URX", 3);
+    assert_str(rec, "o", "x");
+    assert_str(rec, "v", "1.1");
+    assert_int_equal(parse(&fx, "- - -", &rec), LFP_OK);
+    assert_int_equal(rec->nfields, 0);
+    assert_int_equal(parse(&fx, "NR  2", &rec), LFP_OK);
+    assert_int_equal(rec->nfields, 2);
+    assert_str(rec, "v", "2");
+    fixture_close(&fx);
+}
+
+static void test_rename_applies_only_with_ecs_on(void **state)
+{
+    char *types[] = {"status:int", "up:int_list"};
+    char *renames[] = {"status:http.response.status_code",
+                       "up:upstream.status_code/upstream.status_codes"};
+    const char *re = "^(?<status>\\d+) (?<up>.*)$";
+    struct fixture fx;
+    struct lfp_record *rec;
+
+    (void)state;
+    open_fields(&fx, re, types, 2, renames, 2, 1);
+    assert_int_equal(parse(&fx, "502 502, 504", &rec), LFP_OK);
+    assert_int_field(rec, "http.response.status_code", 502);
+    assert_int_field(rec, "upstream.status_code", 504);
+    (void)array_field(rec, "upstream.status_codes", 2);
+    assert_false(has_field(rec, "status"));
+    fixture_close(&fx);
+    open_fields(&fx, re, types, 2, renames, 2, 0);
+    assert_int_equal(parse(&fx, "502 502, 504", &rec), LFP_OK);
+    assert_int_field(rec, "status", 502);
+    assert_int_field(rec, "up", 504);
+    (void)array_field(rec, "up_list", 2);
+    assert_false(has_field(rec, "http.response.status_code"));
+    fixture_close(&fx);
+}
+
+static void test_json_keys_are_renamed_and_typed(void **state)
+{
+    char *types[] = {"duration:duration_ms", "flags:flags",
+                     ":authority:optional"};
+    char *renames[] = {"duration:event.duration", ":authority:url.domain",
+                       "a.b:nested.name"};
+    struct lf_parser_conf conf = {
+        .name = "j",
+        .format = LF_PARSER_JSON,
+        .types = {.items = types, .n = 3},
+        .rename = {.items = renames, .n = 3},
+        .ecs = 1,
+    };
+    struct fixture fx;
+    struct lfp_record *rec;
+
+    (void)state;
+    fixture_open(&fx, &conf);
+    assert_int_equal(parse(&fx,
+                           "{\"duration\":12,\"flags\":\"UF,URX\","
+                           "\":authority\":\"x.example\",\"a\":{\"b\":1},"
+                           "\"other\":\"kept\"}",
+                           &rec),
+                     LFP_OK);
+    assert_int_field(rec, "event.duration", 12000000);
+    (void)array_field(rec, "flags", 2);
+    assert_str(rec, "url.domain", "x.example");
+    assert_int_field(rec, "nested.name", 1);
+    assert_str(rec, "other", "kept");
+    fixture_close(&fx);
+}
+
+static void test_time_formats_are_tried_in_order(void **state)
+{
+    char *formats[] = {"%d/%b/%Y:%H:%M:%S.%f", "%d/%b/%Y:%H:%M:%S"};
+    struct lf_parser_conf conf = {
+        .name = "t",
+        .regex = "^\\[(?<t>[^\\]]+)\\]$",
+        .time_key = "t",
+        .time_format = {.items = formats, .n = 2},
+    };
+    struct fixture fx;
+    struct lfp_record *rec;
+
+    (void)state;
+    fixture_open(&fx, &conf);
+    assert_int_equal(parse(&fx, "[01/Jun/2025:00:00:01.250]", &rec), LFP_OK);
+    assert_int_equal(rec->ts_ns, INT64_C(1748736001) * NS + 250000000);
+    assert_int_equal(parse(&fx, "[01/Jun/2025:00:00:02]", &rec), LFP_OK);
+    assert_int_equal(rec->ts_ns, INT64_C(1748736002) * NS);
+    assert_int_equal(parse(&fx, "[2025-06-01]", &rec), LFP_OK);
+    assert_true(rec->flags & LFP_REC_TIME_ERROR);
+    fixture_close(&fx);
+}
+
+/* ---- base, nested, built-ins --------------------------------------------- */
+
+static void test_base_with_ecs_off_keeps_source_names(void **state)
+{
+    char *types[] = {"status:string"};
+    struct lf_parser_conf conf = {
+        .name = "mine",
+        .base = "nginx_upstream",
+        .types = {.items = types, .n = 1},
+        .ecs = 0,
+    };
+    struct fixture fx;
+    struct lfp_record *rec;
+    const char *line =
+        "10.0.0.1 - - [01/Jun/2025:00:00:00 +0000] \"GET / HTTP/1.1\" 502 "
+        "150 \"-\" \"curl/8.5.0\" rt=0.050 uct=\"-, -\" uht=\"-, -\" "
+        "urt=\"0.000, 0.001\" ua=\"10.0.1.14:8080, 10.0.1.15:8080\" "
+        "us=\"502, 502\"";
+
+    (void)state;
+    fixture_open(&fx, &conf);
+    assert_string_equal(lf_parser_name(fx.p), "mine");
+    assert_int_equal(parse(&fx, line, &rec), LFP_OK);
+    assert_int_equal(rec->ts_ns, INT64_C(1748736000) * NS); /* base's time */
+    assert_str(rec, "status", "502"); /* this section's type wins */
+    assert_str(rec, "remote_addr", "10.0.0.1");
+    assert_int_field(rec, "request_time", 50000000); /* base's type */
+    assert_str(rec, "upstream_addr", "10.0.1.15:8080");
+    (void)array_field(rec, "upstream_addr_list", 2);
+    assert_false(has_field(rec, "http.response.status_code"));
+    fixture_close(&fx);
+}
+
+static void test_nested_value_is_parsed_by_the_builtin(void **state)
+{
+    struct lf_parser_conf conf = {
+        .name = "cri",
+        .regex = "^\\S+ (?:stdout|stderr) [FP] (?<log>.*)$",
+        .nested = {.items = (char *[]){"log:envoy_json"}, .n = 1},
+        .ecs = 1,
+    };
+    struct fixture fx;
+    struct lfp_record *rec;
+
+    (void)state;
+    fixture_open(&fx, &conf);
+    assert_int_equal(parse(&fx,
+                           "2025-01-01T00:00:00Z stdout F {\"start_time\":"
+                           "\"2025-06-01T00:00:00.500Z\",\"response_code\":503,"
+                           "\"response_flags\":\"UH\",\"upstream_host\":null}",
+                           &rec),
+                     LFP_OK);
+    assert_int_equal(rec->ts_ns, INT64_C(1748736000) * NS + 500000000);
+    assert_int_field(rec, "http.response.status_code", 503);
+    (void)array_field(rec, "envoy.response_flags", 1);
+    assert_type(rec, "upstream.address", LFP_T_NULL);
+    assert_false(has_field(rec, "log"));
+    /* A value the nested parser refuses makes the line a parse error. */
+    assert_int_equal(parse(&fx, "2025-01-01T00:00:00Z stdout F {\"a\":", &rec),
+                     LFP_ERR_PARSE);
+    assert_int_equal(rec->nfields, 0);
+    assert_int_equal(parse(&fx, "2025 stdout F {\"response_code\":200}", &rec),
+                     LFP_OK);
+    assert_false(rec->flags & LFP_REC_PARSE_ERROR);
+    fixture_close(&fx);
+}
+
+static void test_new_option_errors_name_the_problem(void **state)
+{
+    const struct {
+        struct lf_parser_conf conf;
+        const char *want;
+    } cases[] = {
+        {{.name = "a",
+          .regex = "(?<x>a)",
+          .types = {.items = (char *[]){"x:list"}, .n = 1}},
+         "unknown type 'list'"},
+        {{.name = "a",
+          .regex = "(?<x>a)",
+          .ecs = 1,
+          .types = {.items = (char *[]){"x:int"}, .n = 1},
+          .rename = {.items = (char *[]){"x:a/b"}, .n = 1}},
+         "gives 2 names"},
+        {{.name = "a",
+          .regex = "(?<x>a)",
+          .ecs = 1,
+          .types = {.items = (char *[]){"x:int_list"}, .n = 1},
+          .rename = {.items = (char *[]){"x:a/b/c/d"}, .n = 1}},
+         "gives 4 names"},
+        {{.name = "a",
+          .regex = "(?<x>a)",
+          .rename = {.items = (char *[]){"x:a", "x:b"}, .n = 2}},
+         "listed twice"},
+        {{.name = "a", .base = "no_such_parser", .ecs = 1},
+         "no built-in parser named 'no_such_parser'"},
+        {{.name = "a",
+          .regex = "(?<x>a)",
+          .nested = {.items = (char *[]){"x:nope"}, .n = 1}},
+         "no built-in parser named 'nope'"},
+        {{.name = "a",
+          .regex = "(?<x>a)",
+          .nested = {.items = (char *[]){"x"}, .n = 1}},
+         "is not key:value"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct lfp_err err = {0};
+        struct lf_parser *p = NULL;
+        assert_int_equal(lf_parser_new(&cases[i].conf, &p, &err),
+                         LFP_ERR_CONFIG);
+        assert_null(p);
+        if (!strstr(err.msg, cases[i].want))
+            fail_msg("case %zu: '%s' lacks '%s'", i, err.msg, cases[i].want);
+    }
+}
+
+/* Every built-in definition, with a line of its format. */
+static const struct {
+    const char *name;
+    const char *line;
+} builtins[] = {
+    {"nginx_upstream", NGINX_LINE},
+    {"nginx_combined",
+     "192.0.2.1 - - [01/Jun/2025:00:00:00 +0000] \"GET / HTTP/1.1\" 200 3 "
+     "\"-\" \"curl/8.5.0\""},
+    {"nginx_json",
+     "{\"time_iso8601\":\"2025-06-01T00:00:00+00:00\",\"status\":200,"
+     "\"upstream_status\":\"502, 200\"}"},
+    {"nginx_error",
+     "2025/06/01 00:00:00 [error] 7#7: *3 upstream timed out (110: "
+     "Connection timed out) while reading response header from upstream, "
+     "client: 192.0.2.1, server: x, request: \"GET / HTTP/1.1\", upstream: "
+     "\"http://10.0.0.1:80/\", host: \"x\""},
+    {"nginx_ingress",
+     "192.0.2.1 - - [01/Jun/2025:00:00:00 +0000] \"GET / HTTP/1.1\" 200 3 "
+     "\"-\" \"curl/8.5.0\" 80 0.004 [ns-svc-80] [] 10.0.0.1:80 3 0.004 200 "
+     "abc"},
+    {"nginx_proxy_manager",
+     "[01/Jun/2025:00:00:00 +0000] - 200 200 - GET https x.example \"/\" "
+     "[Client 192.0.2.1] [Length 3] [Gzip -] [Sent-to 10.0.0.1] \"curl\" "
+     "\"-\""},
+    {"envoy",
+     "[2025-06-01T00:00:00.000Z] \"GET / HTTP/1.1\" 504 UT 0 24 15000 - "
+     "\"192.0.2.1\" \"curl/8.5.0\" \"id\" \"x.example\" \"10.0.0.1:80\""},
+    {"envoy_text",
+     "[2025-06-01T00:00:00.000Z] \"GET / HTTP/1.1\" 200 - 0 24 1 1 \"-\" "
+     "\"curl/8.5.0\" \"id\" \"x.example\" \"10.0.0.1:80\""},
+    {"envoy_json",
+     "{\"start_time\":\"2025-06-01T00:00:00.000Z\",\"response_code\":200}"},
+    {"haproxy_http",
+     "192.0.2.1:5000 [01/Jun/2025:00:00:00.000] www api/a1 0/0/0/1/1 200 9 "
+     "- - ---- 1/1/1/1/0 0/0 \"GET / HTTP/1.1\""},
+    {"traefik_clf",
+     "192.0.2.1 - - [01/Jun/2025:00:00:00 +0000] \"GET / HTTP/1.1\" 200 3 "
+     "\"-\" \"curl\" 1 \"r@docker\" \"http://10.0.0.1:80\" 2ms"},
+    {"traefik_json",
+     "{\"StartUTC\":\"2025-06-01T00:00:00Z\",\"DownstreamStatus\":200}"},
+    {"apache_combined",
+     "192.0.2.1 - - [01/Jun/2025:00:00:00 +0000] \"GET / HTTP/1.1\" 200 3 "
+     "\"-\" \"curl/8.5.0\""},
+    {"alibaba_slb", "{\"time\":\"2025-06-01T00:00:00Z\",\"status\":\"200\","
+                    "\"upstream_status\":\"200\"}"},
+};
+
+static void builtin_open(struct fixture *fx, const char *name)
+{
+    struct lfp_err err = {0};
+
+    memset(fx, 0, sizeof(*fx));
+    if (lf_parser_new_builtin(name, &fx->p, &err) != LFP_OK)
+        fail_msg("built-in %s: %s", name, err.msg);
+    fx->w = lf_parser_worker_new(fx->p);
+    fx->chunk = lf_chunk_new(RAW_CAP, (size_t)64 << 10);
+}
+
+static void test_every_builtin_parses_its_format_with_time(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++) {
+        struct fixture fx;
+        struct lfp_record *rec;
+        builtin_open(&fx, builtins[i].name);
+        if (parse(&fx, builtins[i].line, &rec) != LFP_OK)
+            fail_msg("%s does not parse its line", builtins[i].name);
+        if (rec->flags & LFP_REC_TIME_ERROR ||
+            rec->ts_ns != INT64_C(1748736000) * NS)
+            fail_msg("%s: time %lld", builtins[i].name, (long long)rec->ts_ns);
+        assert_true(rec->nfields > 0);
+        fixture_close(&fx);
+    }
+}
+
+static void test_builtins_survive_cut_binary_and_huge_lines(void **state)
+{
+    size_t big_n = (size_t)1 << 20;
+    char *big = lf_malloc(big_n + 1);
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++) {
+        struct fixture fx;
+        struct lfp_record *rec;
+        const char *line = builtins[i].line;
+        size_t len = strlen(line);
+        builtin_open(&fx, builtins[i].name);
+        for (size_t cut = 0; cut < len; cut++) /* never crash; ASan checks */
+            (void)parse_n(&fx, line, cut, &rec);
+        assert_int_equal(parse_n(&fx, "\xff\xfe\0\x01\x80\x90", 6, &rec),
+                         LFP_ERR_PARSE);
+        /* 1 MiB: the line's start, then binary junk without a newline */
+        for (size_t j = 0; j < big_n; j++)
+            big[j] = (char)(j * 131 + 7);
+        memcpy(big, line, len / 2);
+        assert_int_equal(parse_n(&fx, big, big_n, &rec), LFP_ERR_PARSE);
+        assert_int_equal(rec->raw_len, big_n);
+        /* and a good line right after */
+        assert_int_equal(parse(&fx, line, &rec), LFP_OK);
+        fixture_close(&fx);
+    }
+    lf_free(big);
+}
+
+static void test_line_cut_inside_a_quote_is_a_parse_error(void **state)
+{
+    static const char *const names[] = {"nginx_upstream",  "nginx_combined",
+                                        "envoy",           "traefik_clf",
+                                        "apache_combined", "nginx_ingress"};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        const char *line = NULL;
+        struct fixture fx;
+        struct lfp_record *rec;
+        int is_open = 0;
+        for (size_t j = 0; j < sizeof(builtins) / sizeof(builtins[0]); j++)
+            if (strcmp(builtins[j].name, names[i]) == 0)
+                line = builtins[j].line;
+        assert_non_null(line);
+        builtin_open(&fx, names[i]);
+        for (size_t cut = 1; line[cut]; cut++) {
+            is_open ^= line[cut - 1] == '"';
+            if (is_open && parse_n(&fx, line, cut, &rec) != LFP_ERR_PARSE)
+                fail_msg("%s cut at %zu parsed", names[i], cut);
+        }
+        fixture_close(&fx);
+    }
+}
+
+#ifndef LF_SANITIZED
+#include <malloc.h>
+
+static void test_parse_path_allocates_nothing_once_warm(void **state)
+{
+    static const char *const names[] = {"nginx_upstream", "envoy",
+                                        "haproxy_http", "nginx_json"};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        struct fixture fx;
+        struct lfp_record *rec;
+        const char *line = NULL;
+        size_t before = 0;
+        for (size_t j = 0; j < sizeof(builtins) / sizeof(builtins[0]); j++)
+            if (strcmp(builtins[j].name, names[i]) == 0)
+                line = builtins[j].line;
+        builtin_open(&fx, names[i]);
+        for (int round = 0; round < 2; round++) {
+            lf_chunk_reset(fx.chunk);
+            fx.used = 0;
+            if (round == 1)
+                before = mallinfo2().uordblks;
+            for (int n = 0; n < 2000; n++) {
+                assert_int_equal(parse(&fx, line, &rec), LFP_OK);
+                (void)parse(&fx, "garbage that does not parse", &rec);
+            }
+        }
+        if (mallinfo2().uordblks != before)
+            fail_msg("%s: %zu bytes allocated while parsing", names[i],
+                     mallinfo2().uordblks - before);
+        fixture_close(&fx);
+    }
+}
+#endif
+
+/* ---- golden files: tests/parsers/<parser>/<case>.log --------------------- */
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include "json_out.h"
+
+#define GOLDEN_DIR LF_TEST_SOURCE_DIR "/parsers"
+
+/* Reads a whole file; caller frees with lf_free. NULL if it is missing. */
+static char *golden_slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    long n = -1;
+
+    if (!f)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) == 0)
+        n = ftell(f);
+    if (n < 0 || fseek(f, 0, SEEK_SET) != 0)
+        fail_msg("%s: cannot size it", path);
+    buf = lf_malloc((size_t)n + 1);
+    if (fread(buf, 1, (size_t)n, f) != (size_t)n)
+        fail_msg("%s: short read", path);
+    (void)fclose(f);
+    buf[n] = '\0';
+    *len = (size_t)n;
+    return buf;
+}
+
+/* One record as a golden line: its JSON, with "@timestamp":"*" when the
+ * time is the time of parsing (parse error, or no time in the line). */
+static size_t golden_render(const struct lfp_record *rec, char *out)
+{
+    size_t n = lf_json_record(rec, out);
+
+    if (rec->flags & (LFP_REC_PARSE_ERROR | LFP_REC_TIME_ERROR)) {
+        /* {"@timestamp":"YYYY-MM-DDThh:mm:ss.mmmZ" -> {"@timestamp":"*" */
+        size_t head = strlen("{\"@timestamp\":\"");
+        memmove(out + head + 1, out + head + LF_TIME_ISO_LEN,
+                n - head - LF_TIME_ISO_LEN);
+        out[head] = '*';
+        n -= LF_TIME_ISO_LEN - 1;
+    }
+    out[n++] = '\n';
+    return n;
+}
+
+/* Parses every line of log with the built-in `name`; returns the JSON
+ * lines (caller frees). A last line without a newline is a line. */
+static char *golden_output(const char *name, const char *log, size_t log_len,
+                           size_t *out_len)
+{
+    struct fixture fx;
+    struct lfp_record *rec;
+    size_t cap = log_len * 16 + 4096, len = 0, start = 0;
+    char *out = lf_malloc(cap);
+
+    builtin_open(&fx, name);
+    for (size_t i = 0; i < log_len; i++) {
+        if (log[i] != '\n' && i + 1 < log_len)
+            continue;
+        size_t end = log[i] == '\n' ? i : i + 1;
+        (void)parse_n(&fx, log + start, end - start, &rec);
+        assert_true(len + lf_json_record_bound(rec) + 1 < cap);
+        len += golden_render(rec, out + len);
+        start = i + 1;
+    }
+    fixture_close(&fx);
+    *out_len = len;
+    return out;
+}
+
+/* Compares; on a difference, prints the first differing line. */
+static int golden_compare(const char *path, const char *want, size_t want_len,
+                          const char *got, size_t got_len)
+{
+    size_t line = 1, i = 0;
+
+    if (want_len == got_len && memcmp(want, got, got_len) == 0)
+        return 0;
+    while (i < want_len && i < got_len && want[i] == got[i])
+        line += want[i++] == '\n';
+    while (i > 0 && want[i - 1] != '\n') /* back to the line's start */
+        i--;
+    print_error("%s:%zu differs\n  want: %.400s\n  got:  %.400s\n", path, line,
+                want + i, got + i);
+    return 1;
+}
+
+static int golden_case(const char *name, const char *dir, const char *file,
+                       int is_update)
+{
+    char log_path[1024], json_path[1024];
+    size_t log_len = 0, want_len = 0, got_len;
+    char *log, *want, *got;
+    int rc = 0;
+
+    (void)snprintf(log_path, sizeof(log_path), "%s/%s", dir, file);
+    (void)snprintf(json_path, sizeof(json_path), "%s/%.*s.json", dir,
+                   (int)(strlen(file) - 4), file);
+    log = golden_slurp(log_path, &log_len);
+    assert_non_null(log);
+    got = golden_output(name, log, log_len, &got_len);
+    if (is_update) {
+        FILE *f = fopen(json_path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(got, 1, got_len, f), got_len);
+        assert_int_equal(fclose(f), 0);
+    } else {
+        want = golden_slurp(json_path, &want_len);
+        if (!want) {
+            print_error("%s: missing (LF_GOLDEN_UPDATE=1 writes it)\n",
+                        json_path);
+            rc = 1;
+        } else {
+            rc = golden_compare(json_path, want, want_len, got, got_len);
+        }
+        lf_free(want);
+    }
+    lf_free(got);
+    lf_free(log);
+    return rc;
+}
+
+static void test_golden_files_match(void **state)
+{
+    const char *update = getenv("LF_GOLDEN_UPDATE");
+    int is_update = update && strcmp(update, "1") == 0;
+    DIR *top = opendir(GOLDEN_DIR);
+    struct dirent *d;
+    int ncases = 0, nfail = 0;
+
+    (void)state;
+    assert_non_null(top);
+    while ((d = readdir(top)) != NULL) {
+        char dir[768];
+        DIR *sub;
+        struct dirent *e;
+        if (d->d_name[0] == '.')
+            continue;
+        (void)snprintf(dir, sizeof(dir), "%s/%s", GOLDEN_DIR, d->d_name);
+        sub = opendir(dir);
+        if (!sub)
+            continue; /* README and other files */
+        while ((e = readdir(sub)) != NULL) {
+            size_t n = strlen(e->d_name);
+            if (n < 5 || strcmp(e->d_name + n - 4, ".log") != 0)
+                continue;
+            ncases++;
+            nfail += golden_case(d->d_name, dir, e->d_name, is_update);
+        }
+        (void)closedir(sub);
+    }
+    (void)closedir(top);
+    assert_true(ncases >= 24); /* two cases per built-in format at least */
+    assert_int_equal(nfail, 0);
+}
+
 static void test_option_table_lists_parser_keys(void **state)
 {
-    static const char *const want[] = {"name",     "format",      "regex",
-                                       "time_key", "time_format", "time_keep",
-                                       "types"};
+    static const char *const want[] = {
+        "name",      "base",  "format", "regex", "time_key", "time_format",
+        "time_keep", "types", "rename", "ecs",   "nested"};
+    const size_t nwant = sizeof(want) / sizeof(want[0]);
     const struct lfp_option *opt = lf_parser_options();
     size_t i;
 
     (void)state;
     for (i = 0; opt[i].name; i++) {
-        assert_true(i < 7);
+        assert_true(i < nwant);
         assert_string_equal(opt[i].name, want[i]);
         assert_non_null(opt[i].desc);
         assert_true(opt[i].offset < lf_parser_conf_size());
     }
-    assert_int_equal(i, 7);
+    assert_int_equal(i, nwant);
     assert_int_equal(opt[0].flags, LFP_OPT_REQUIRED);
-    assert_int_equal(opt[1].type, LFP_OPT_ENUM);
-    assert_string_equal(opt[1].def, "regex");
-    assert_string_equal(opt[1].enum_values[LF_PARSER_JSON], "json");
+    assert_int_equal(opt[2].type, LFP_OPT_ENUM);
+    assert_string_equal(opt[2].def, "regex");
+    assert_string_equal(opt[2].enum_values[LF_PARSER_JSON], "json");
+    assert_int_equal(opt[5].flags, LFP_OPT_MULTI); /* time_format */
+    assert_string_equal(opt[9].def, "on");         /* ecs */
 }
 
 int main(void)
@@ -893,6 +1657,25 @@ int main(void)
         cmocka_unit_test(test_json_huge_and_deep_lines_never_crash),
         cmocka_unit_test(test_json_every_cut_of_a_line_is_handled),
         cmocka_unit_test(test_option_table_lists_parser_keys),
+        cmocka_unit_test(test_list_types_split_nginx_multi_values),
+        cmocka_unit_test(test_list_element_that_does_not_convert_stays_string),
+        cmocka_unit_test(test_durations_and_seconds_take_their_unit),
+        cmocka_unit_test(test_addr_gives_ip_only_for_ip_literals),
+        cmocka_unit_test(test_addr_list_picks_first_public_address),
+        cmocka_unit_test(test_flags_optional_and_http_version),
+        cmocka_unit_test(test_rename_applies_only_with_ecs_on),
+        cmocka_unit_test(test_json_keys_are_renamed_and_typed),
+        cmocka_unit_test(test_time_formats_are_tried_in_order),
+        cmocka_unit_test(test_base_with_ecs_off_keeps_source_names),
+        cmocka_unit_test(test_nested_value_is_parsed_by_the_builtin),
+        cmocka_unit_test(test_new_option_errors_name_the_problem),
+        cmocka_unit_test(test_every_builtin_parses_its_format_with_time),
+        cmocka_unit_test(test_builtins_survive_cut_binary_and_huge_lines),
+        cmocka_unit_test(test_line_cut_inside_a_quote_is_a_parse_error),
+#ifndef LF_SANITIZED
+        cmocka_unit_test(test_parse_path_allocates_nothing_once_warm),
+#endif
+        cmocka_unit_test(test_golden_files_match),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

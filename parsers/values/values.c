@@ -1,0 +1,835 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * values.c - turning the values an engine found into typed fields, per the
+ * key's rule (types, output names), and taking the event time.
+ *
+ * Everything here runs once per value on the hot path: it switches on the
+ * precomputed type, never looks a name up, never mallocs. Strings point
+ * into the raw line (or the chunk's arena, for unescaped JSON); the only
+ * memory taken is the chunk's arena for arrays (list types, flags).
+ *
+ * nginx multi-value fields, as $upstream_* variables write them:
+ *
+ *   "10.0.0.5:8080, 10.0.0.6:8080 : 10.0.5.51:8443"
+ *     ", " between attempts in one upstream group, " : " between groups
+ *     (internal redirects), "-" for an attempt without that value
+ *   -> name      "10.0.5.51:8443"                  (the last attempt)
+ *      name[1]   ["10.0.0.5:8080", "10.0.0.6:8080", "10.0.5.51:8443"]
+ *      name[2]   3                                  (attempts)
+ *
+ * A value that is "-" or empty as a whole is no attempt at all: the last
+ * value and the array are null, the count 0.
+ */
+#include <arpa/inet.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../parser_int.h"
+#include "chunk.h"
+#include "parser.h"
+
+#define VALUES_ADDR_MAX 64 /* longest address text checked as an IP */
+
+/* ---- type names ------------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    uint8_t type;
+    uint8_t unit;
+} values_types[] = {
+    {"int", LF_PT_INT, 0},
+    {"integer", LF_PT_INT, 0},
+    {"float", LF_PT_FLOAT, 0},
+    {"double", LF_PT_FLOAT, 0},
+    {"bool", LF_PT_BOOL, 0},
+    {"boolean", LF_PT_BOOL, 0},
+    {"string", LF_PT_STRING, 0},
+    {"optional", LF_PT_OPTIONAL, 0},
+    {"uint", LF_PT_UINT, 0},
+    {"duration_s", LF_PT_DURATION, 0},
+    {"duration_ms", LF_PT_DURATION, 3},
+    {"duration_us", LF_PT_DURATION, 6},
+    {"duration_ns", LF_PT_DURATION, 9},
+    {"seconds_ms", LF_PT_SECONDS, 3},
+    {"seconds_us", LF_PT_SECONDS, 6},
+    {"seconds_ns", LF_PT_SECONDS, 9},
+    {"int_list", LF_PT_INT_LIST, 0},
+    {"float_list", LF_PT_FLOAT_LIST, 0},
+    {"str_list", LF_PT_STR_LIST, 0},
+    {"addr", LF_PT_ADDR, 0},
+    {"addr_list", LF_PT_ADDR_LIST, 0},
+    {"flags", LF_PT_FLAGS, 0},
+    {"http_version", LF_PT_HTTP_VERSION, 0},
+};
+
+int lf_parser_type_from_name(const char *name, uint8_t *unit)
+{
+    for (size_t i = 0; i < sizeof(values_types) / sizeof(values_types[0]);
+         i++) {
+        if (strcmp(name, values_types[i].name) == 0) {
+            *unit = values_types[i].unit;
+            return values_types[i].type;
+        }
+    }
+    return -1;
+}
+
+int lf_parser_type_names(int type)
+{
+    switch (type) {
+    case LF_PT_INT_LIST:
+    case LF_PT_FLOAT_LIST:
+    case LF_PT_STR_LIST:
+    case LF_PT_ADDR_LIST:
+        return 3;
+    case LF_PT_ADDR:
+        return 2;
+    default:
+        return 1;
+    }
+}
+
+/* ---- scalar conversion -------------------------------------------------- */
+
+static int values_is_dash(const char *s, size_t n)
+{
+    return n == 0 || (n == 1 && s[0] == '-');
+}
+
+/* Decimal integer with an optional sign, the whole of s[0..n). */
+static int values_to_int(const char *s, size_t n, int64_t *v)
+{
+    size_t i = 0;
+    uint64_t u = 0, limit;
+    int is_neg = 0;
+
+    if (n && (s[0] == '-' || s[0] == '+')) {
+        is_neg = s[0] == '-';
+        i = 1;
+    }
+    if (i == n)
+        return -1;
+    limit = is_neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    for (; i < n; i++) {
+        unsigned digit = (unsigned char)s[i] - '0';
+        if (digit > 9 || u > (limit - digit) / 10)
+            return -1;
+        u = u * 10 + digit;
+    }
+    *v = is_neg ? (int64_t)(0 - u) : (int64_t)u;
+    return 0;
+}
+
+/* Whether s[0..n) is a decimal number: [+-]digits[.digits][e[+-]digits],
+ * or with digits only after the point. Keeps "inf", "nan" and hex out. */
+static int values_is_decimal(const char *s, size_t n)
+{
+    size_t i = 0, digits = 0;
+
+    if (i < n && (s[i] == '-' || s[i] == '+'))
+        i++;
+    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+        digits++;
+    if (i < n && s[i] == '.')
+        for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+            digits++;
+    if (!digits)
+        return 0;
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        size_t exp_start;
+        i++;
+        if (i < n && (s[i] == '-' || s[i] == '+'))
+            i++;
+        exp_start = i;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == exp_start)
+            return 0;
+    }
+    return i == n;
+}
+
+/* The common case without strtod: [+-]digits[.digits] whose digits make
+ * an integer m below 2^53 with at most 22 after the point. m and 10^k are
+ * exact doubles, so m / 10^k is correctly rounded, as strtod would be. */
+static int values_fast_float(const char *s, size_t n, double *d)
+{
+    static const double pow10[23] = {
+        1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    size_t i = n && (s[0] == '-' || s[0] == '+');
+    uint64_t m = 0;
+    int ndigits = 0, nfrac = -1;
+
+    for (; i < n; i++) {
+        if (s[i] == '.' && nfrac < 0) {
+            nfrac = 0;
+            continue;
+        }
+        if (s[i] < '0' || s[i] > '9' || ndigits == 16)
+            return -1;
+        m = m * 10 + (uint64_t)(s[i] - '0');
+        ndigits++;
+        nfrac += nfrac >= 0;
+    }
+    if (!ndigits || m > (UINT64_C(1) << 53) || nfrac > 22)
+        return -1;
+    *d = (double)m / pow10[nfrac > 0 ? nfrac : 0];
+    if (s[0] == '-')
+        *d = -*d;
+    return 0;
+}
+
+static int values_to_float(const char *s, size_t n, double *d)
+{
+    char buf[128];
+    char *end;
+
+    if (values_fast_float(s, n, d) == 0)
+        return 0;
+    if (n >= sizeof(buf) || !values_is_decimal(s, n))
+        return -1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    *d = strtod(buf, &end);
+    return end == buf + n && isfinite(*d) ? 0 : -1;
+}
+
+static int values_word_is(const char *s, size_t n, const char *word)
+{
+    size_t i;
+
+    for (i = 0; i < n && word[i]; i++) {
+        int c = (unsigned char)s[i];
+        if ((c >= 'A' && c <= 'Z' ? c + 32 : c) != word[i])
+            return 0;
+    }
+    return i == n && word[i] == '\0';
+}
+
+static int values_to_bool(const char *s, size_t n, int64_t *b)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"};
+    static const char *const no[] = {"false", "no", "off", "0"};
+
+    for (size_t i = 0; i < 4; i++) {
+        if (values_word_is(s, n, yes[i])) {
+            *b = 1;
+            return 0;
+        }
+        if (values_word_is(s, n, no[i])) {
+            *b = 0;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* A decimal in 10^-unit seconds as int ns, exactly (digits past ns are
+ * cut). Returns 0, 1 for a negative value (not a duration), -1 if s is
+ * not [+-]digits[.digits]. */
+static int values_to_ns(const char *s, size_t n, int unit, int64_t *ns)
+{
+    static const int64_t scale[10] = {1,         10,        100,     1000,
+                                      10000,     100000,    1000000, 10000000,
+                                      100000000, 1000000000};
+    size_t i = n && (s[0] == '-' || s[0] == '+');
+    int64_t whole = 0, frac = 0;
+    int nfrac = 0, digits = 0, fdigits = 9 - unit;
+
+    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++, digits++) {
+        if (whole > (INT64_MAX / 10 - 9) / scale[fdigits])
+            return -1;
+        whole = whole * 10 + (s[i] - '0');
+    }
+    if (i < n && s[i] == '.')
+        for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++, digits++)
+            if (nfrac < fdigits) {
+                frac = frac * 10 + (s[i] - '0');
+                nfrac++;
+            }
+    if (i != n || digits == 0)
+        return -1;
+    if (s[0] == '-')
+        return 1;
+    *ns = whole * scale[fdigits] + frac * scale[fdigits - nfrac];
+    return 0;
+}
+
+/* ---- fields ---------------------------------------------------------------
+ */
+
+static void values_set_str(struct lfp_field *f, const char *s, size_t n)
+{
+    f->type = LFP_T_STR;
+    f->flags = LFP_FIELD_ESCAPE;
+    f->n = (uint32_t)n;
+    f->v.s = s;
+}
+
+static struct lfp_field *values_add(struct lf_parser_line *line,
+                                    const char *key, uint16_t key_len)
+{
+    struct lfp_field *f = lf_record_add(line->chunk, line->rec);
+
+    f->key = key;
+    f->key_len = key_len;
+    return f;
+}
+
+static struct lfp_field *values_add_k(struct lf_parser_line *line,
+                                      const struct lf_parser_key *k)
+{
+    return values_add(line, k->key, k->key_len);
+}
+
+/* Further output i (1 or 2) of k's rule, or NULL when it has none. */
+static struct lfp_field *values_add_extra(struct lf_parser_line *line,
+                                          const struct lf_parser_key *k, int i)
+{
+    const struct lf_parser_rule *r = k->rule;
+
+    if (!r || !r->names[i])
+        return NULL;
+    return values_add(line, r->names[i], r->name_lens[i]);
+}
+
+/* Converts s[0..n) into f per a scalar type. Returns 0, or -1 to keep a
+ * string. "-" and "" are null. */
+static int values_convert(struct lfp_field *f, int type, int unit,
+                          const char *s, size_t n)
+{
+    int rc;
+
+    if (values_is_dash(s, n)) {
+        f->type = LFP_T_NULL;
+        return 0;
+    }
+    switch (type) {
+    case LF_PT_INT:
+        f->type = LFP_T_INT;
+        return values_to_int(s, n, &f->v.i);
+    case LF_PT_UINT:
+        f->type = LFP_T_INT;
+        rc = values_to_int(s, n, &f->v.i);
+        if (rc == 0 && f->v.i < 0)
+            f->type = LFP_T_NULL;
+        return rc;
+    case LF_PT_FLOAT:
+        f->type = LFP_T_FLOAT;
+        return values_to_float(s, n, &f->v.d);
+    case LF_PT_BOOL:
+        f->type = LFP_T_BOOL;
+        return values_to_bool(s, n, &f->v.i);
+    case LF_PT_DURATION:
+        f->type = LFP_T_INT;
+        rc = values_to_ns(s, n, unit, &f->v.i);
+        if (rc == 1)
+            f->type = LFP_T_NULL;
+        return rc < 0 ? -1 : 0;
+    case LF_PT_SECONDS:
+        f->type = LFP_T_FLOAT;
+        rc = values_to_float(s, n, &f->v.d);
+        if (rc == 0 && f->v.d < 0)
+            f->type = LFP_T_NULL; /* HAProxy's -1: never reached */
+        else if (rc == 0)
+            f->v.d /= unit == 3 ? 1e3 : unit == 6 ? 1e6 : 1e9;
+        return rc;
+    default:
+        return -1;
+    }
+}
+
+static void values_scalar(struct lf_parser_line *line,
+                          const struct lf_parser_key *k, const char *s,
+                          size_t n)
+{
+    struct lfp_field *f = values_add_k(line, k);
+    int unit = k->rule ? k->rule->unit : 0;
+
+    if (values_convert(f, k->type, unit, s, n) != 0) {
+        values_set_str(f, s, n);
+        line->conv_errors++;
+    }
+}
+
+/* ---- lists ----------------------------------------------------------------
+ */
+
+/* Length of the list separator at s[i] (", " or " : "), or 0. Inline:
+ * it runs for every byte of every list value. */
+static inline size_t values_list_sep(const char *s, size_t n, size_t i)
+{
+    if (s[i] == ',')
+        return i + 1 < n && s[i + 1] == ' ' ? 2 : 0;
+    if (s[i] == ' ')
+        return i + 2 < n && s[i + 1] == ':' && s[i + 2] == ' ' ? 3 : 0;
+    return 0;
+}
+
+static uint32_t values_list_count(const char *s, size_t n)
+{
+    uint32_t count = 1;
+
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != ',' && s[i] != ' ')
+            continue;
+        size_t sep = values_list_sep(s, n, i);
+        if (sep) {
+            count++;
+            i += sep - 1;
+        }
+    }
+    return count;
+}
+
+static void values_list_elem(struct lf_parser_line *line, struct lfp_field *e,
+                             int type, const char *s, size_t n)
+{
+    static const uint8_t scalar[] = {
+        [LF_PT_INT_LIST] = LF_PT_INT, [LF_PT_FLOAT_LIST] = LF_PT_FLOAT};
+
+    memset(e, 0, sizeof(*e));
+    if (values_is_dash(s, n)) {
+        e->type = LFP_T_NULL;
+        return;
+    }
+    if (type == LF_PT_STR_LIST) {
+        values_set_str(e, s, n);
+        return;
+    }
+    if (values_convert(e, scalar[type], 0, s, n) != 0) {
+        values_set_str(e, s, n);
+        line->conv_errors++;
+    }
+}
+
+static void values_list(struct lf_parser_line *line,
+                        const struct lf_parser_key *k, const char *s, size_t n)
+{
+    struct lfp_field *f = values_add_k(line, k), *arr, *count;
+    uint32_t m = 0, nelem;
+    size_t start = 0;
+
+    if (values_is_dash(s, n)) {
+        f->type = LFP_T_NULL;
+        arr = values_add_extra(line, k, 1);
+        if (arr)
+            arr->type = LFP_T_NULL;
+        count = values_add_extra(line, k, 2);
+        if (count) {
+            count->type = LFP_T_INT;
+            count->v.i = 0;
+        }
+        return;
+    }
+    nelem = values_list_count(s, n);
+    arr = lf_chunk_alloc(line->chunk, nelem * sizeof(*arr));
+    if (nelem == 1) { /* the common case: one attempt */
+        values_list_elem(line, &arr[m++], k->type, s, n);
+    } else {
+        for (size_t i = 0; i <= n; i++) {
+            size_t sep = i < n ? values_list_sep(s, n, i) : 1;
+            if (!sep)
+                continue;
+            values_list_elem(line, &arr[m++], k->type, s + start, i - start);
+            start = i + sep;
+            i += sep - 1;
+        }
+    }
+    f->type = arr[m - 1].type;
+    f->flags = arr[m - 1].flags;
+    f->n = arr[m - 1].n;
+    f->v = arr[m - 1].v;
+    f = values_add_extra(line, k, 1);
+    if (f) {
+        f->type = LFP_T_ARRAY;
+        f->n = m;
+        f->v.arr = arr;
+    }
+    count = values_add_extra(line, k, 2);
+    if (count) {
+        count->type = LFP_T_INT;
+        count->v.i = m;
+    }
+}
+
+/* ---- addresses ------------------------------------------------------------
+ */
+
+/* A dotted-quad IPv4 address, the whole of s[0..n), into bin[0..4). */
+static int values_ipv4(const char *s, size_t n, unsigned char *bin)
+{
+    unsigned part = 0, digits = 0, nparts = 0;
+
+    for (size_t i = 0; i <= n; i++) {
+        if (i == n || s[i] == '.') {
+            if (digits == 0 || nparts == 4)
+                return -1;
+            bin[nparts++] = (unsigned char)part;
+            part = digits = 0;
+            continue;
+        }
+        if (s[i] < '0' || s[i] > '9' || digits == 3 ||
+            (digits == 1 && part == 0))
+            return -1; /* not a digit, too long, or a leading zero */
+        part = part * 10 + (unsigned)(s[i] - '0');
+        digits++;
+        if (part > 255)
+            return -1;
+    }
+    return nparts == 4 ? 0 : -1;
+}
+
+/* The IP inside an address as written: a, [a], [a]:port or a:port (one
+ * ':' only, so a bare IPv6 keeps its colons). Sets *ip, *ip_n and *family
+ * and returns 1 when it is an IP literal. */
+static int values_ip(const char *s, size_t n, const char **ip, size_t *ip_n,
+                     unsigned char bin[16], int *family)
+{
+    char buf[VALUES_ADDR_MAX];
+    const char *colon;
+
+    if (n && s[0] == '[') {
+        const char *end = memchr(s, ']', n);
+        if (!end)
+            return 0;
+        s++;
+        n = (size_t)(end - s);
+    } else if ((colon = memchr(s, ':', n)) != NULL &&
+               !memchr(colon + 1, ':', n - (size_t)(colon - s) - 1)) {
+        n = (size_t)(colon - s);
+    }
+    if (n == 0 || n >= sizeof(buf))
+        return 0;
+    *family = memchr(s, ':', n) ? AF_INET6 : AF_INET;
+    if (*family == AF_INET) {
+        if (values_ipv4(s, n, bin) != 0)
+            return 0;
+    } else {
+        memcpy(buf, s, n);
+        buf[n] = '\0';
+        if (inet_pton(AF_INET6, buf, bin) != 1)
+            return 0;
+    }
+    *ip = s;
+    *ip_n = n;
+    return 1;
+}
+
+/* Whether an IP is private, loopback, link-local, CGNAT or unspecified. */
+static int values_ip_is_private(const unsigned char *b, int family)
+{
+    static const unsigned char zero[16] = {0};
+
+    if (family == AF_INET)
+        return b[0] == 10 || b[0] == 127 || b[0] == 0 ||
+               (b[0] == 172 && (b[1] & 0xf0) == 16) ||
+               (b[0] == 192 && b[1] == 168) || (b[0] == 169 && b[1] == 254) ||
+               (b[0] == 100 && (b[1] & 0xc0) == 64);
+    if (memcmp(b, zero, 15) == 0 && (b[15] == 0 || b[15] == 1))
+        return 1; /* :: and ::1 */
+    return (b[0] & 0xfe) == 0xfc || (b[0] == 0xfe && (b[1] & 0xc0) == 0x80);
+}
+
+static void values_addr(struct lf_parser_line *line,
+                        const struct lf_parser_key *k, const char *s, size_t n)
+{
+    struct lfp_field *f;
+    unsigned char bin[16];
+    const char *ip;
+    size_t ip_n;
+    int family;
+
+    if (values_is_dash(s, n))
+        return;
+    values_set_str(values_add_k(line, k), s, n);
+    if (values_ip(s, n, &ip, &ip_n, bin, &family) &&
+        (f = values_add_extra(line, k, 1)) != NULL)
+        values_set_str(f, ip, ip_n);
+}
+
+/* One entry of an address list: s[*i..) up to a ',' or a blank, without
+ * quotes. Returns 0 at the end. */
+static int values_addr_next(const char *s, size_t n, size_t *i, const char **e,
+                            size_t *e_n)
+{
+    size_t j;
+
+    while (*i < n &&
+           (s[*i] == ',' || s[*i] == ' ' || s[*i] == '"' || s[*i] == '\t'))
+        (*i)++;
+    j = *i;
+    while (j < n && s[j] != ',' && s[j] != ' ' && s[j] != '"' && s[j] != '\t')
+        j++;
+    if (j == *i)
+        return 0;
+    *e = s + *i;
+    *e_n = j - *i;
+    *i = j;
+    return 1;
+}
+
+/* Picks the client of an address list: the first public IP, else the
+ * first entry. */
+struct values_pick {
+    const char *e, *ip;
+    size_t e_n, ip_n;
+    int is_public;
+};
+
+static void values_pick_consider(struct values_pick *pk, const char *e,
+                                 size_t e_n)
+{
+    unsigned char bin[16];
+    const char *ip;
+    size_t ip_n;
+    int family;
+    int is_ip = values_ip(e, e_n, &ip, &ip_n, bin, &family);
+    int is_public = is_ip && !values_ip_is_private(bin, family);
+
+    if (pk->e && (pk->is_public || !is_public))
+        return;
+    pk->e = e;
+    pk->e_n = e_n;
+    pk->ip = is_ip ? ip : NULL;
+    pk->ip_n = is_ip ? ip_n : 0;
+    pk->is_public = is_public;
+}
+
+static void values_addr_list(struct lf_parser_line *line,
+                             const struct lf_parser_key *k, const char *s,
+                             size_t n)
+{
+    struct values_pick pk = {0};
+    struct lfp_field *arr, *f;
+    const char *e;
+    size_t e_n, i = 0;
+    uint32_t m = 0, cap = 0;
+
+    for (size_t j = 0; values_addr_next(s, n, &j, &e, &e_n);)
+        cap++;
+    if (cap == 0 || (cap == 1 && values_addr_next(s, n, &i, &e, &e_n) &&
+                     values_is_dash(e, e_n)))
+        return;
+    arr = lf_chunk_alloc(line->chunk, cap * sizeof(*arr));
+    i = 0;
+    while (values_addr_next(s, n, &i, &e, &e_n)) {
+        memset(&arr[m], 0, sizeof(arr[m]));
+        values_set_str(&arr[m++], e, e_n);
+        values_pick_consider(&pk, e, e_n);
+    }
+    values_set_str(values_add_k(line, k), pk.e, pk.e_n);
+    if (pk.ip && (f = values_add_extra(line, k, 1)) != NULL)
+        values_set_str(f, pk.ip, pk.ip_n);
+    f = values_add_extra(line, k, 2);
+    if (f) {
+        f->type = LFP_T_ARRAY;
+        f->n = m;
+        f->v.arr = arr;
+    }
+}
+
+/* ---- flags, versions ------------------------------------------------------
+ */
+
+static void values_flags(struct lf_parser_line *line,
+                         const struct lf_parser_key *k, const char *s, size_t n)
+{
+    struct lfp_field *f, *arr;
+    uint32_t m = 1;
+    size_t start = 0;
+
+    if (values_is_dash(s, n))
+        return;
+    for (size_t i = 0; i < n; i++)
+        m += s[i] == ',';
+    arr = lf_chunk_alloc(line->chunk, m * sizeof(*arr));
+    m = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && s[i] != ',')
+            continue;
+        memset(&arr[m], 0, sizeof(arr[m]));
+        values_set_str(&arr[m++], s + start, i - start);
+        start = i + 1;
+    }
+    f = values_add_k(line, k);
+    f->type = LFP_T_ARRAY;
+    f->n = m;
+    f->v.arr = arr;
+}
+
+static void values_http_version(struct lf_parser_line *line,
+                                const struct lf_parser_key *k, const char *s,
+                                size_t n)
+{
+    if (values_is_dash(s, n))
+        return;
+    if (n > 5 && memcmp(s, "HTTP/", 5) == 0) {
+        s += 5;
+        n -= 5;
+    }
+    values_set_str(values_add_k(line, k), s, n);
+}
+
+/* ---- nested ----------------------------------------------------------------
+ */
+
+/* Parses s[0..n) with the rule's parser, its fields added to this record.
+ * The record's raw text stands for s meanwhile, so the inner engine sees
+ * exactly the value; s lives in the raw buffer or the chunk's arena. */
+static void values_nested(struct lf_parser_line *line,
+                          const struct lf_parser_key *k, const char *s,
+                          size_t n)
+{
+    const struct lf_parser *sub = line->p->subs[k->rule->sub];
+    struct lf_parser_worker *sw = line->w->subs[k->rule->sub];
+    struct lfp_record *rec = line->rec;
+    const char *raw = rec->raw;
+    uint32_t raw_len = rec->raw_len;
+    struct lf_parser_line inner = {
+        .p = sub, .w = sw, .chunk = line->chunk, .rec = rec, .tc = &sw->tc};
+    int rc;
+
+    rec->raw = s;
+    rec->raw_len = (uint32_t)n;
+    rc = sub->engine->parse(sub->ectx, sw->ewctx, &inner);
+    rec->raw = raw;
+    rec->raw_len = raw_len;
+    if (rc != LFP_OK || inner.is_failed) {
+        line->is_failed = 1;
+        return;
+    }
+    line->has_time |= inner.has_time;
+    line->conv_errors += inner.conv_errors;
+    line->time_errors += inner.time_errors;
+}
+
+/* ---- time ------------------------------------------------------------------
+ */
+
+static void values_time_failed(struct lf_parser_line *line)
+{
+    line->rec->flags |= LFP_REC_TIME_ERROR;
+    line->rec->ts_ns = lf_time_now_ns();
+    line->has_time = 1;
+    line->time_errors++;
+}
+
+int lf_parser_take_time(struct lf_parser_line *line, const char *s, size_t n)
+{
+    const struct lf_parser *p = line->p;
+    int64_t ts_ns;
+
+    for (size_t i = 0; i < p->ntfs; i++) {
+        if (lf_time_parse(p->tfs[i], line->tc, s, n, &ts_ns) == LFP_OK) {
+            line->rec->ts_ns = ts_ns;
+            line->rec->flags &= ~(uint32_t)LFP_REC_TIME_ERROR;
+            line->has_time = 1;
+            return !p->time_keep;
+        }
+    }
+    values_time_failed(line);
+    return 0;
+}
+
+/* ---- emitting
+ * ---------------------------------------------------------------- */
+
+void lf_parser_emit_str(struct lf_parser_line *line,
+                        const struct lf_parser_key *k, const char *s, size_t n)
+{
+    if (k->is_time && lf_parser_take_time(line, s, n))
+        return;
+    switch (k->type) {
+    case LF_PT_STRING:
+    case LF_PT_NATIVE:
+        values_set_str(values_add_k(line, k), s, n);
+        return;
+    case LF_PT_OPTIONAL:
+        if (!values_is_dash(s, n))
+            values_set_str(values_add_k(line, k), s, n);
+        return;
+    case LF_PT_INT_LIST:
+    case LF_PT_FLOAT_LIST:
+    case LF_PT_STR_LIST:
+        values_list(line, k, s, n);
+        return;
+    case LF_PT_ADDR:
+        values_addr(line, k, s, n);
+        return;
+    case LF_PT_ADDR_LIST:
+        values_addr_list(line, k, s, n);
+        return;
+    case LF_PT_FLAGS:
+        values_flags(line, k, s, n);
+        return;
+    case LF_PT_HTTP_VERSION:
+        values_http_version(line, k, s, n);
+        return;
+    case LF_PT_NESTED:
+        values_nested(line, k, s, n);
+        return;
+    default:
+        values_scalar(line, k, s, n);
+    }
+}
+
+int lf_parser_num_value(struct lfp_field *f, const char *s, size_t n)
+{
+    int64_t i;
+    double d;
+
+    if (values_to_int(s, n, &i) == 0) {
+        f->type = LFP_T_INT;
+        f->v.i = i;
+        return 0;
+    }
+    if (values_to_float(s, n, &d) == 0) {
+        f->type = LFP_T_FLOAT;
+        f->v.d = d;
+        return 0;
+    }
+    return -1;
+}
+
+void lf_parser_emit_num(struct lf_parser_line *line,
+                        const struct lf_parser_key *k, const char *s, size_t n)
+{
+    struct lfp_field *f;
+    int rc;
+
+    if (k->type != LF_PT_NATIVE && k->type != LF_PT_INT &&
+        k->type != LF_PT_FLOAT && k->type != LF_PT_BOOL &&
+        k->type != LF_PT_STRING) {
+        lf_parser_emit_str(line, k, s, n); /* e.g. a duration in ms */
+        return;
+    }
+    if (k->is_time && lf_parser_take_time(line, s, n))
+        return;
+    f = values_add_k(line, k);
+    if (k->type == LF_PT_STRING) {
+        values_set_str(f, s, n);
+        f->flags = 0; /* digits, sign, '.', 'e': nothing to escape */
+        return;
+    }
+    if (k->type == LF_PT_FLOAT) {
+        rc = values_to_float(s, n, &f->v.d);
+        f->type = LFP_T_FLOAT;
+    } else {
+        rc = lf_parser_num_value(f, s, n);
+    }
+    if (rc != 0) { /* out of double range, e.g. 1e999 */
+        values_set_str(f, s, n);
+        line->conv_errors++;
+    }
+}
+
+struct lfp_field *lf_parser_emit(struct lf_parser_line *line,
+                                 const struct lf_parser_key *k)
+{
+    if (k->is_time)
+        values_time_failed(line);
+    return values_add_k(line, k);
+}

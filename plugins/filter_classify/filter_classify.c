@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * filter_classify.c - the `classify` filter: names the upstream failure a
+ * record shows, in one taxonomy for every proxy format.
+ *
+ * For each record it gathers the evidence fields in one pass over the
+ * record's fields (keys are compared by length first, so most fields cost
+ * one integer compare per wanted key), asks classify_decide() (the rules,
+ * classify_rules.c) and adds:
+ *
+ *   event.outcome           "failure" when the status is failure_status or
+ *                           above or the final upstream attempt failed,
+ *                           else "success" (records without a status get
+ *                           it only when they show a failure)
+ *   upstream.error          the class, e.g. "upstream_timeout"
+ *   upstream.failed_attempt 1-based attempt the class describes, for
+ *                           requests that were tried more than once
+ *
+ * Parse errors and dropped records are left alone. The strings added are
+ * static; only the chunk's arena grows (record_add). No per-worker state.
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include <logferry/plugin.h>
+
+#include "classify_conf.h"
+#include "classify_rules.h"
+
+#define CLASSIFY_KEY(s) s, sizeof(s) - 1
+
+struct classify_ctx {
+    const struct lfp_host *host;
+    int64_t failure_status;
+    const char *keys[CLASSIFY_K__COUNT]; /* borrowed from the conf */
+    size_t key_lens[CLASSIFY_K__COUNT];
+    uint64_t len_mask; /* bit min(len, 63) of every key */
+};
+
+static uint64_t classify_len_bit(size_t len)
+{
+    return UINT64_C(1) << (len < 63 ? len : 63);
+}
+
+static int classify_init(struct lfp_instance *ins, const struct lfp_host *host,
+                         const void *vconf, void **out, struct lfp_err *err)
+{
+    const struct classify_conf *conf = vconf;
+    struct classify_ctx *ctx = host->mem_calloc(1, sizeof(*ctx));
+
+    (void)ins;
+    (void)err;
+    ctx->host = host;
+    ctx->failure_status = conf->failure_status;
+    for (int i = 0; i < CLASSIFY_K__COUNT; i++) {
+        ctx->keys[i] = conf->keys[i]; /* conf outlives the instance */
+        ctx->key_lens[i] = conf->keys[i] ? strlen(conf->keys[i]) : 0;
+        ctx->len_mask |= classify_len_bit(ctx->key_lens[i]);
+    }
+    *out = ctx;
+    return LFP_OK;
+}
+
+static void classify_destroy(void *vctx)
+{
+    struct classify_ctx *ctx = vctx;
+
+    if (ctx)
+        ctx->host->mem_free(ctx);
+}
+
+/* Finds the evidence fields of rec in one pass; a field whose key length
+ * no evidence key has costs one bit test. */
+static void classify_gather(const struct classify_ctx *ctx,
+                            const struct lfp_record *rec,
+                            struct classify_evidence *ev)
+{
+    memset(ev, 0, sizeof(*ev));
+    for (uint32_t i = 0; i < rec->nfields; i++) {
+        const struct lfp_field *f = &rec->fields[i];
+        if (!(ctx->len_mask & classify_len_bit(f->key_len)))
+            continue;
+        for (int k = 0; k < CLASSIFY_K__COUNT; k++) {
+            if (f->key_len == ctx->key_lens[k] && !ev->f[k] &&
+                memcmp(f->key, ctx->keys[k], f->key_len) == 0) {
+                ev->f[k] = f;
+                break;
+            }
+        }
+    }
+}
+
+static void classify_add_str(const struct classify_ctx *ctx,
+                             struct lfp_chunk *chunk, struct lfp_record *rec,
+                             const char *key, size_t key_len, const char *s)
+{
+    struct lfp_field *f = ctx->host->record_add(chunk, rec);
+
+    f->key = key;
+    f->key_len = (uint16_t)key_len;
+    f->type = LFP_T_STR;
+    f->flags = 0; /* plain ASCII from static storage */
+    f->n = (uint32_t)strlen(s);
+    f->v.s = s;
+}
+
+static void classify_record(const struct classify_ctx *ctx,
+                            struct lfp_chunk *chunk, struct lfp_record *rec)
+{
+    struct classify_evidence ev;
+    struct classify_result res;
+    const struct lfp_field *st;
+    const char *outcome = NULL;
+    int is_failure;
+
+    classify_gather(ctx, rec, &ev);
+    classify_decide(&ev, &res);
+    st = ev.f[CLASSIFY_K_STATUS];
+    is_failure = res.cls != CLASSIFY_NONE && res.is_final;
+    if (st && st->type == LFP_T_INT)
+        outcome = is_failure || st->v.i >= ctx->failure_status ? "failure"
+                                                               : "success";
+    else if (is_failure)
+        outcome = "failure";
+    if (outcome)
+        classify_add_str(ctx, chunk, rec, CLASSIFY_KEY("event.outcome"),
+                         outcome);
+    if (res.cls == CLASSIFY_NONE)
+        return;
+    classify_add_str(ctx, chunk, rec, CLASSIFY_KEY("upstream.error"),
+                     classify_class_name(res.cls));
+    if (res.failed_attempt) {
+        struct lfp_field *f = ctx->host->record_add(chunk, rec);
+        f->key = "upstream.failed_attempt";
+        f->key_len = sizeof("upstream.failed_attempt") - 1;
+        f->type = LFP_T_INT;
+        f->v.i = res.failed_attempt;
+    }
+}
+
+static void classify_filter(void *vctx, void *wctx, struct lfp_chunk *chunk)
+{
+    const struct classify_ctx *ctx = vctx;
+
+    (void)wctx;
+    for (uint32_t i = 0; i < chunk->nrecords; i++) {
+        struct lfp_record *rec = &chunk->records[i];
+        if (rec->flags & (LFP_REC_DROPPED | LFP_REC_PARSE_ERROR))
+            continue;
+        classify_record(ctx, chunk, rec);
+    }
+}
+
+const struct lfp_filter_def filter_classify_def = {
+    .abi_version = LFP_ABI_VERSION,
+    .struct_size = sizeof(struct lfp_filter_def),
+    .name = "classify",
+    .summary = "Add event.outcome and the class of upstream failure "
+               "(upstream.error, see docs/taxonomy.md) from status codes, "
+               "nginx error messages, Envoy response flags and HAProxy "
+               "termination states.",
+    .options = classify_options,
+    .conf_size = sizeof(struct classify_conf),
+    .init = classify_init,
+    .filter = classify_filter,
+    .destroy = classify_destroy,
+};
