@@ -10,7 +10,7 @@ PACKAGES=(
     build-essential cmake pkg-config
     librdkafka-dev libyajl-dev libcurl4-openssl-dev libpcre2-dev libzstd-dev
     libmicrohttpd-dev libcmocka-dev zlib1g-dev
-    prometheus kcat
+    prometheus kcat maven openjdk-17-jre-headless
     clang-format cppcheck clang-tidy
     time
 )
