@@ -20,9 +20,8 @@
 #define CONFIG_MAX_DEPTH 8
 #define CONFIG_MAX_BYTES (16u << 20)
 
-static const char *const config_sections[] = {"service", "input", "parser",
-                                              "filter",  "output", "plugin",
-                                              NULL};
+static const char *const config_sections[] = {
+    "service", "input", "parser", "filter", "output", "plugin", NULL};
 
 struct config_reader {
     struct lf_config *conf;
@@ -79,7 +78,13 @@ static char *config_expand(const char *s, const char *file, int line,
         const char *val;
         size_t vlen;
 
-        if (s[0] == '$' && s[1] == '{') {
+        if (s[0] == '$' && s[1] == '$' && s[2] == '{') {
+            /* "$${" is a literal "${": left for a plugin's own templates,
+             * e.g. the kafka output's topic logs-$${upstream.name}. */
+            val = s + 1;
+            vlen = 2;
+            s += 3;
+        } else if (s[0] == '$' && s[1] == '{') {
             const char *end = strchr(s + 2, '}');
             char name[256];
             if (!end || (size_t)(end - s - 2) >= sizeof(name) || end == s + 2) {
@@ -319,11 +324,10 @@ static int config_include(struct config_reader *rd, const char *pattern,
     grc = glob(path, 0, NULL, &g);
     if (grc == GLOB_NOMATCH && !strpbrk(pattern, "*?["))
         return lf_err_set(err, LFP_ERR_CONFIG,
-                          "%s:%d: @include %s: no such file", file, line,
-                          path);
+                          "%s:%d: @include %s: no such file", file, line, path);
     if (grc != 0 && grc != GLOB_NOMATCH)
-        return lf_err_set(err, LFP_ERR_CONFIG, "%s:%d: @include %s: glob failed",
-                          file, line, path);
+        return lf_err_set(err, LFP_ERR_CONFIG,
+                          "%s:%d: @include %s: glob failed", file, line, path);
     for (size_t i = 0; grc == 0 && i < g.gl_pathc && rc == LFP_OK; i++) {
         rc = config_read_file(rd, g.gl_pathv[i], err);
         if (rc != LFP_OK && strchr(err->msg, ':') == NULL)

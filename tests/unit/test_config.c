@@ -69,9 +69,15 @@ static void test_env_expansion_and_unset_is_error(void **state)
     assert_string_equal(lf_section_get(&conf->secs[0], "path"),
                         "/var/log/x.log");
     lf_config_free(conf);
+    assert_int_equal(
+        load("[output]\n topic logs-$${upstream.name}\n", &conf, &err), LFP_OK);
+    assert_string_equal(lf_section_get(&conf->secs[0], "topic"),
+                        "logs-${upstream.name}");
+    lf_config_free(conf);
     unsetenv("LF_TEST_UNSET_VAR");
-    assert_int_equal(load("[input]\n\n path ${LF_TEST_UNSET_VAR}\n", &conf, &err),
-                     LFP_ERR_CONFIG);
+    assert_int_equal(
+        load("[input]\n\n path ${LF_TEST_UNSET_VAR}\n", &conf, &err),
+        LFP_ERR_CONFIG);
     assert_non_null(strstr(err.msg, "t.conf:3:"));
     assert_non_null(strstr(err.msg, "LF_TEST_UNSET_VAR is not set"));
 }
@@ -105,9 +111,9 @@ static void test_missing_include_names_line(void **state)
     struct lfp_err err;
 
     (void)state;
-    assert_int_equal(load("[service]\n@include /nonexistent/x.conf\n", &conf,
-                          &err),
-                     LFP_ERR_CONFIG);
+    assert_int_equal(
+        load("[service]\n@include /nonexistent/x.conf\n", &conf, &err),
+        LFP_ERR_CONFIG);
     assert_non_null(strstr(err.msg, "t.conf:2:"));
     assert_non_null(strstr(err.msg, "no such file"));
 }
@@ -176,18 +182,32 @@ struct opt_conf {
 
 static const char *const opt_enum[] = {"alpha", "beta", NULL};
 static const struct lfp_option opt_table[] = {
-    {.name = "s", .type = LFP_OPT_STR, .flags = LFP_OPT_REQUIRED,
-     .offset = offsetof(struct opt_conf, s), .desc = "A string."},
-    {.name = "size", .type = LFP_OPT_SIZE, .def = "1M", .min = 1024,
-     .max = 1 << 30, .offset = offsetof(struct opt_conf, size),
+    {.name = "s",
+     .type = LFP_OPT_STR,
+     .flags = LFP_OPT_REQUIRED,
+     .offset = offsetof(struct opt_conf, s),
+     .desc = "A string."},
+    {.name = "size",
+     .type = LFP_OPT_SIZE,
+     .def = "1M",
+     .min = 1024,
+     .max = 1 << 30,
+     .offset = offsetof(struct opt_conf, size),
      .desc = "A size."},
-    {.name = "en", .type = LFP_OPT_ENUM, .def = "beta",
-     .enum_values = opt_enum, .offset = offsetof(struct opt_conf, en),
+    {.name = "en",
+     .type = LFP_OPT_ENUM,
+     .def = "beta",
+     .enum_values = opt_enum,
+     .offset = offsetof(struct opt_conf, en),
      .desc = "An enum."},
-    {.name = "list", .type = LFP_OPT_LIST,
-     .offset = offsetof(struct opt_conf, list), .desc = "A list."},
-    {.name = "pass.", .type = LFP_OPT_PREFIX,
-     .offset = offsetof(struct opt_conf, pass), .desc = "Passthrough."},
+    {.name = "list",
+     .type = LFP_OPT_LIST,
+     .offset = offsetof(struct opt_conf, list),
+     .desc = "A list."},
+    {.name = "pass.",
+     .type = LFP_OPT_PREFIX,
+     .offset = offsetof(struct opt_conf, pass),
+     .desc = "Passthrough."},
     {0},
 };
 
@@ -209,9 +229,8 @@ static void test_option_table_fills_defaults_and_types(void **state)
     struct lfp_err err;
 
     (void)state;
-    assert_int_equal(apply("[output]\n s x\n list a, b c\n pass.k v\n", &oc,
-                           &err),
-                     LFP_OK);
+    assert_int_equal(
+        apply("[output]\n s x\n list a, b c\n pass.k v\n", &oc, &err), LFP_OK);
     assert_string_equal(oc.s, "x");
     assert_int_equal(oc.size, 1 << 20);
     assert_int_equal(oc.en, 1);
