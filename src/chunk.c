@@ -74,8 +74,8 @@ void lf_chunk_add_line(struct lfp_chunk *chunk, uint32_t off, uint32_t len,
 
     if (chunk->nrecords == core->rec_cap) {
         core->rec_cap *= 2;
-        chunk->records = lf_realloc(chunk->records, sizeof(*rec) *
-                                                        core->rec_cap);
+        chunk->records =
+            lf_realloc(chunk->records, sizeof(*rec) * core->rec_cap);
     }
     rec = &chunk->records[chunk->nrecords++];
     rec->ts_ns = 0;
@@ -110,8 +110,7 @@ void lf_record_reserve(struct lfp_chunk *chunk, struct lfp_record *rec,
     rec->fields_cap = cap;
 }
 
-struct lfp_field *lf_record_add(struct lfp_chunk *chunk,
-                                struct lfp_record *rec)
+struct lfp_field *lf_record_add(struct lfp_chunk *chunk, struct lfp_record *rec)
 {
     struct lfp_field *f;
 

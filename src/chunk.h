@@ -26,9 +26,9 @@ struct lfp_chunk_core {
     uint32_t rec_cap;
     char tag_buf[128];
     /* Engine bookkeeping. */
-    void *owner;           /* the engine input instance that emitted it */
-    uint64_t seq;          /* engine-wide order for in-order routing */
-    atomic_int pending;    /* outputs still owing an acknowledgement */
+    void *owner;            /* the engine input instance that emitted it */
+    uint64_t seq;           /* engine-wide order for in-order routing */
+    atomic_int pending;     /* outputs still owing an acknowledgement */
     struct lfp_chunk *next; /* queue link */
 };
 

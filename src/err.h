@@ -23,8 +23,7 @@ int lf_err_set(struct lfp_err *err, int rc, const char *fmt, ...)
 int lf_err_errno(struct lfp_err *err, int rc, const char *fmt, ...)
     LFP_PRINTF(3, 4);
 /* Prepends "context: " to the message already there. */
-void lf_err_prefix(struct lfp_err *err, const char *fmt, ...)
-    LFP_PRINTF(2, 3);
+void lf_err_prefix(struct lfp_err *err, const char *fmt, ...) LFP_PRINTF(2, 3);
 /* Empties err. */
 void lf_err_clear(struct lfp_err *err);
 

@@ -27,11 +27,11 @@ void lf_instance_init(struct lfp_instance *ins, int kind, const void *def,
     ins->kind = kind;
     ins->def = def;
     if (alias)
-        (void)snprintf(ins->label, sizeof(ins->label), "%s_%s:%s",
-                       prefix[kind], name, alias);
+        (void)snprintf(ins->label, sizeof(ins->label), "%s_%s:%s", prefix[kind],
+                       name, alias);
     else
-        (void)snprintf(ins->label, sizeof(ins->label), "%s_%s:%d",
-                       prefix[kind], name, index);
+        (void)snprintf(ins->label, sizeof(ins->label), "%s_%s:%d", prefix[kind],
+                       name, index);
     ins->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     atomic_init(&ins->stopping, 0);
     for (int i = 0; i < LF_CNT__COUNT; i++)
@@ -57,15 +57,13 @@ void lf_instance_fini(struct lfp_instance *ins)
 
 uint64_t lf_instance_counter(const struct lfp_instance *ins, int counter)
 {
-    return atomic_load_explicit(&ins->counters[counter],
-                                memory_order_relaxed);
+    return atomic_load_explicit(&ins->counters[counter], memory_order_relaxed);
 }
 
-static void host_log(struct lfp_instance *ins, int level, const char *fmt,
-                     ...) LFP_PRINTF(3, 4);
+static void host_log(struct lfp_instance *ins, int level, const char *fmt, ...)
+    LFP_PRINTF(3, 4);
 
-static void host_log(struct lfp_instance *ins, int level, const char *fmt,
-                     ...)
+static void host_log(struct lfp_instance *ins, int level, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -83,13 +81,11 @@ static int host_log_enabled(int level)
     return level <= lf_log_level_cur;
 }
 
-static void host_counter_add(struct lfp_instance *ins, int counter,
-                             uint64_t n)
+static void host_counter_add(struct lfp_instance *ins, int counter, uint64_t n)
 {
     if (counter < 0 || counter >= LF_CNT__COUNT)
         return;
-    atomic_fetch_add_explicit(&ins->counters[counter], n,
-                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&ins->counters[counter], n, memory_order_relaxed);
 }
 
 static int host_stop_fd(struct lfp_instance *ins)

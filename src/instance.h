@@ -19,19 +19,19 @@ struct lf_engine;
 /* Counters the core keeps beside the plugin's own (enum lfp_counter). */
 enum lf_core_counter {
     LF_CNT_PARSE_ERRORS = LFP_CNT__COUNT,
-    LF_CNT_FILTERED,  /* records removed by filters */
-    LF_CNT_CHUNKS,    /* chunks handled */
+    LF_CNT_FILTERED, /* records removed by filters */
+    LF_CNT_CHUNKS,   /* chunks handled */
     LF_CNT__COUNT
 };
 
 struct lfp_instance {
-    int kind;             /* enum lfp_kind */
-    const void *def;      /* struct lfp_{input,filter,output}_def */
-    char label[96];       /* "in_tail:0" or "in_tail:alias", for logs */
-    void *conf;           /* filled from the option table */
-    void *ctx;            /* the plugin's context from init */
+    int kind;        /* enum lfp_kind */
+    const void *def; /* struct lfp_{input,filter,output}_def */
+    char label[96];  /* "in_tail:0" or "in_tail:alias", for logs */
+    void *conf;      /* filled from the option table */
+    void *ctx;       /* the plugin's context from init */
     struct lf_engine *engine;
-    int stop_fd;          /* eventfd, readable once stopping */
+    int stop_fd; /* eventfd, readable once stopping */
     atomic_int stopping;
     atomic_uint_fast64_t counters[LF_CNT__COUNT];
 };

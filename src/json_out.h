@@ -23,7 +23,6 @@ size_t lf_json_record(const struct lfp_record *rec, char *buf);
  * Returns the length. */
 size_t lf_json_string(const char *s, size_t n, char *buf);
 /* The host's record_to_json: 0 when cap is below the bound. */
-size_t lf_json_record_cap(const struct lfp_record *rec, char *buf,
-                          size_t cap);
+size_t lf_json_record_cap(const struct lfp_record *rec, char *buf, size_t cap);
 
 #endif

@@ -22,10 +22,10 @@ int lf_log_level_parse(const char *s);
 void lf_log_write(const char *component, int level, const char *fmt, ...)
     LFP_PRINTF(3, 4);
 
-#define LF_LOG_(comp, lvl, ...)                                               \
-    do {                                                                      \
-        if ((lvl) <= lf_log_level_cur)                                        \
-            lf_log_write((comp), (lvl), __VA_ARGS__);                         \
+#define LF_LOG_(comp, lvl, ...)                                                \
+    do {                                                                       \
+        if ((lvl) <= lf_log_level_cur)                                         \
+            lf_log_write((comp), (lvl), __VA_ARGS__);                          \
     } while (0)
 
 #define lf_log_error(comp, ...) LF_LOG_(comp, LFP_LOG_ERROR, __VA_ARGS__)

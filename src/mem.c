@@ -8,8 +8,7 @@
 
 static void mem_die(size_t n)
 {
-    (void)fprintf(stderr, "logferry: out of memory allocating %zu bytes\n",
-                  n);
+    (void)fprintf(stderr, "logferry: out of memory allocating %zu bytes\n", n);
     abort();
 }
 

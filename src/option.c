@@ -16,8 +16,8 @@
 #include "mem.h"
 
 static const char *const option_type_names[] = {
-    "?",    "string", "int",  "bool",  "double", "size",
-    "duration", "enum", "list", "regex", "prefix"};
+    "?",        "string", "int",  "bool",  "double", "size",
+    "duration", "enum",   "list", "regex", "prefix"};
 
 int lf_option_parse_int(const char *s, int64_t *v)
 {
@@ -58,8 +58,8 @@ static int option_parse_unit(const char *s, const char *const *units,
 
 int lf_option_parse_size(const char *s, int64_t *bytes)
 {
-    static const char *const units[] = {"",   "b",   "k",  "kb", "kib", "m",
-                                        "mb", "mib", "g",  "gb", "gib", NULL};
+    static const char *const units[] = {"",   "b",   "k", "kb", "kib", "m",
+                                        "mb", "mib", "g", "gb", "gib", NULL};
     static const int64_t mult[] = {1,       1,       1024,    1024,
                                    1024,    1 << 20, 1 << 20, 1 << 20,
                                    1 << 30, 1 << 30, 1 << 30};
@@ -168,9 +168,9 @@ static void option_expect(const struct lfp_option *o, char *buf, size_t cap)
     case LFP_OPT_ENUM:
         buf[0] = '\0';
         for (int i = 0; o->enum_values && o->enum_values[i]; i++)
-            len += (size_t)snprintf(buf + len, len < cap ? cap - len : 0,
-                                    "%s%s", i ? ", " : "one of ",
-                                    o->enum_values[i]);
+            len +=
+                (size_t)snprintf(buf + len, len < cap ? cap - len : 0, "%s%s",
+                                 i ? ", " : "one of ", o->enum_values[i]);
         return;
     default:
         (void)snprintf(buf, cap, "%s", option_type_names[o->type]);
@@ -243,8 +243,8 @@ static int option_set(const struct lfp_option *o, const char *key,
     if (rc != LFP_OK)
         return rc;
     if (!option_range(o, v)) {
-        (void)snprintf(why, cap, "out of range [%lld, %lld]",
-                       (long long)o->min, (long long)o->max);
+        (void)snprintf(why, cap, "out of range [%lld, %lld]", (long long)o->min,
+                       (long long)o->max);
         return LFP_ERR_PARSE;
     }
     *(int64_t *)dst = v;
@@ -281,8 +281,7 @@ static int option_unknown(const struct lfp_option *table, const char *what,
     size_t len = 0;
 
     keys[0] = '\0';
-    for (const struct lfp_option *o = table; o->name && len < sizeof(keys);
-         o++)
+    for (const struct lfp_option *o = table; o->name && len < sizeof(keys); o++)
         len += (size_t)snprintf(keys + len, sizeof(keys) - len, "%s%s",
                                 len ? ", " : "", o->name);
     return lf_err_set(err, LFP_ERR_CONFIG,
@@ -313,11 +312,11 @@ static int option_apply_kv(const struct lfp_option *table, const char *what,
     if (option_set(o, kv->key, kv->val, conf, why, sizeof(why)) == LFP_OK)
         return LFP_OK;
     option_expect(o, expect, sizeof(expect));
-    return lf_err_set(err, LFP_ERR_CONFIG,
-                      "%s:%d: invalid value '%s' for '%s' in %s: expected %s%s%s",
-                      kv->file, kv->line,
-                      (o->flags & LFP_OPT_SECRET) ? "(secret)" : kv->val,
-                      kv->key, what, expect, why[0] ? "; " : "", why);
+    return lf_err_set(
+        err, LFP_ERR_CONFIG,
+        "%s:%d: invalid value '%s' for '%s' in %s: expected %s%s%s", kv->file,
+        kv->line, (o->flags & LFP_OPT_SECRET) ? "(secret)" : kv->val, kv->key,
+        what, expect, why[0] ? "; " : "", why);
 }
 
 static int option_defaults(const struct lfp_option *table, const char *what,
@@ -329,9 +328,8 @@ static int option_defaults(const struct lfp_option *table, const char *what,
         if (o->type == LFP_OPT_PREFIX || lf_section_find(sec, o->name))
             continue;
         if (o->flags & LFP_OPT_REQUIRED)
-            return lf_err_set(err, LFP_ERR_CONFIG,
-                              "%s:%d: %s needs '%s' (%s)", sec->file,
-                              sec->line, what, o->name, o->desc);
+            return lf_err_set(err, LFP_ERR_CONFIG, "%s:%d: %s needs '%s' (%s)",
+                              sec->file, sec->line, what, o->name, o->desc);
         if (o->def &&
             option_set(o, o->name, o->def, conf, why, sizeof(why)) != LFP_OK)
             return lf_err_set(err, LFP_ERR_CONFIG,
@@ -342,9 +340,8 @@ static int option_defaults(const struct lfp_option *table, const char *what,
 }
 
 int lf_option_apply(const struct lfp_option *table, const char *what,
-                    const struct lf_section *sec,
-                    const char *const *core_keys, void *conf,
-                    struct lfp_err *err)
+                    const struct lf_section *sec, const char *const *core_keys,
+                    void *conf, struct lfp_err *err)
 {
     for (size_t i = 0; i < sec->nkv; i++) {
         int rc;
@@ -410,9 +407,8 @@ void lf_option_free(const struct lfp_option *table, void *conf)
 
 static const char *option_type_label(const struct lfp_option *o)
 {
-    return option_type_names[o->type > 0 && o->type <= LFP_OPT_PREFIX
-                                 ? o->type
-                                 : 0];
+    return option_type_names[o->type > 0 && o->type <= LFP_OPT_PREFIX ? o->type
+                                                                      : 0];
 }
 
 void lf_option_print(FILE *out, const struct lfp_option *table)
@@ -439,14 +435,13 @@ void lf_option_print_markdown(FILE *out, const struct lfp_option *table)
     for (const struct lfp_option *o = table; o->name; o++) {
         char expect[200];
         option_expect(o, expect, sizeof(expect));
-        (void)fprintf(out, "| `%s%s` | %s | %s | %s%s%s |\n", o->name,
-                      o->type == LFP_OPT_PREFIX ? "*" : "",
-                      option_type_label(o),
-                      (o->flags & LFP_OPT_REQUIRED) ? "required"
-                      : o->def                      ? o->def
-                                                    : "",
-                      o->desc ? o->desc : "",
-                      o->type == LFP_OPT_ENUM ? " Values: " : "",
-                      o->type == LFP_OPT_ENUM ? expect + 7 : "");
+        (void)fprintf(
+            out, "| `%s%s` | %s | %s | %s%s%s |\n", o->name,
+            o->type == LFP_OPT_PREFIX ? "*" : "", option_type_label(o),
+            (o->flags & LFP_OPT_REQUIRED) ? "required"
+            : o->def                      ? o->def
+                                          : "",
+            o->desc ? o->desc : "", o->type == LFP_OPT_ENUM ? " Values: " : "",
+            o->type == LFP_OPT_ENUM ? expect + 7 : "");
     }
 }

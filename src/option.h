@@ -23,9 +23,8 @@ struct lf_section;
  * Keys listed in core_keys (NULL-terminated) are skipped: the core handles
  * them. `what` names the plugin in messages ("input tail"). */
 int lf_option_apply(const struct lfp_option *table, const char *what,
-                    const struct lf_section *sec,
-                    const char *const *core_keys, void *conf,
-                    struct lfp_err *err) LF_MUST_CHECK;
+                    const struct lf_section *sec, const char *const *core_keys,
+                    void *conf, struct lfp_err *err) LF_MUST_CHECK;
 /* Like lf_option_apply, for keys collected by a LFP_OPT_PREFIX option
  * (e.g. [service] metrics.*, prefix removed): fills conf from kv as if they
  * were the keys of a section at file:line. */

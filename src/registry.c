@@ -83,11 +83,10 @@ static int registry_check(const char *path, const struct lfp_plugin_entry *e,
     if ((e->abi_version >> 16) != LFP_ABI_MAJOR ||
         (e->abi_version & 0xffff) > LFP_ABI_MINOR)
         return lf_err_set(err, LFP_ERR_CONFIG,
-                          "%s: plugin ABI %u.%u, this logferry has %u.%u",
-                          path, e->abi_version >> 16, e->abi_version & 0xffff,
+                          "%s: plugin ABI %u.%u, this logferry has %u.%u", path,
+                          e->abi_version >> 16, e->abi_version & 0xffff,
                           LFP_ABI_MAJOR, LFP_ABI_MINOR);
-    if (e->struct_size < sizeof(*e) || registry_def_size(e->kind) == 0 ||
-        !def)
+    if (e->struct_size < sizeof(*e) || registry_def_size(e->kind) == 0 || !def)
         return lf_err_set(err, LFP_ERR_CONFIG,
                           "%s: malformed plugin entry (kind %d)", path,
                           e->kind);
@@ -106,8 +105,8 @@ static int registry_check(const char *path, const struct lfp_plugin_entry *e,
 
 static void registry_append(void *handle, const struct lfp_plugin_entry *e)
 {
-    registry_dyn = lf_realloc(registry_dyn,
-                              sizeof(*registry_dyn) * (registry_ndyn + 1));
+    registry_dyn =
+        lf_realloc(registry_dyn, sizeof(*registry_dyn) * (registry_ndyn + 1));
     registry_dyn[registry_ndyn].handle = handle;
     registry_dyn[registry_ndyn++].entry = e;
 }

@@ -101,10 +101,10 @@ struct lfp_field {
 
 /* One log event. */
 struct lfp_record {
-    int64_t ts_ns;           /* event time, ns since the epoch, UTC */
-    const char *raw;         /* the line as read, no newline */
+    int64_t ts_ns;   /* event time, ns since the epoch, UTC */
+    const char *raw; /* the line as read, no newline */
     uint32_t raw_len;
-    uint32_t flags;          /* LFP_REC_* */
+    uint32_t flags; /* LFP_REC_* */
     struct lfp_field *fields;
     uint32_t nfields;
     uint32_t fields_cap;
@@ -130,16 +130,16 @@ struct lfp_chunk {
 /* ---- options ---------------------------------------------------------- */
 
 enum lfp_opt_type {
-    LFP_OPT_STR = 1, /* char *, owned by the core */
-    LFP_OPT_INT,     /* int64_t */
-    LFP_OPT_BOOL,    /* int: 0 or 1 (on/off, true/false, yes/no) */
-    LFP_OPT_DOUBLE,  /* double */
-    LFP_OPT_SIZE,    /* int64_t bytes: 512, 64K, 32M, 1G */
+    LFP_OPT_STR = 1,  /* char *, owned by the core */
+    LFP_OPT_INT,      /* int64_t */
+    LFP_OPT_BOOL,     /* int: 0 or 1 (on/off, true/false, yes/no) */
+    LFP_OPT_DOUBLE,   /* double */
+    LFP_OPT_SIZE,     /* int64_t bytes: 512, 64K, 32M, 1G */
     LFP_OPT_DURATION, /* int64_t milliseconds: 250ms, 5s, 2m, 1h */
-    LFP_OPT_ENUM,    /* int: index into enum_values */
-    LFP_OPT_LIST,    /* struct lfp_list: comma- or space-separated words */
-    LFP_OPT_REGEX,   /* char *: a PCRE2 pattern, compiled once to check it */
-    LFP_OPT_PREFIX,  /* struct lfp_kvlist: every key starting with name */
+    LFP_OPT_ENUM,     /* int: index into enum_values */
+    LFP_OPT_LIST,     /* struct lfp_list: comma- or space-separated words */
+    LFP_OPT_REGEX,    /* char *: a PCRE2 pattern, compiled once to check it */
+    LFP_OPT_PREFIX,   /* struct lfp_kvlist: every key starting with name */
 };
 
 #define LFP_OPT_REQUIRED 0x01
@@ -162,9 +162,9 @@ struct lfp_kvlist {
 /* One row of a plugin's option table; the table ends with a zeroed row. */
 struct lfp_option {
     const char *name;
-    int type;  /* enum lfp_opt_type */
-    int flags; /* LFP_OPT_* */
-    const char *def; /* default as the user would type it, or NULL */
+    int type;         /* enum lfp_opt_type */
+    int flags;        /* LFP_OPT_* */
+    const char *def;  /* default as the user would type it, or NULL */
     int64_t min, max; /* inclusive range for INT/SIZE/DURATION; 0,0: any */
     size_t offset;    /* where the value goes in the plugin's conf struct */
     const char *const *enum_values; /* NULL-terminated, for LFP_OPT_ENUM */
@@ -184,15 +184,15 @@ enum lfp_log_level {
 
 /* Counter names a plugin may bump; each is a metric of the instance. */
 enum lfp_counter {
-    LFP_CNT_RECORDS_IN = 0,  /* lines an input read */
-    LFP_CNT_RECORDS_OUT,     /* records an output delivered */
-    LFP_CNT_BYTES_IN,        /* bytes an input read */
-    LFP_CNT_BYTES_OUT,       /* bytes an output wrote */
-    LFP_CNT_TRUNCATED,       /* lines cut at max_line_size */
-    LFP_CNT_DROPPED,         /* records dropped, with a logged reason */
-    LFP_CNT_RETRIES,         /* flushes that will be retried */
-    LFP_CNT_ERRORS,          /* permanent failures */
-    LFP_CNT_ROTATIONS,       /* files rotated (tail) */
+    LFP_CNT_RECORDS_IN = 0, /* lines an input read */
+    LFP_CNT_RECORDS_OUT,    /* records an output delivered */
+    LFP_CNT_BYTES_IN,       /* bytes an input read */
+    LFP_CNT_BYTES_OUT,      /* bytes an output wrote */
+    LFP_CNT_TRUNCATED,      /* lines cut at max_line_size */
+    LFP_CNT_DROPPED,        /* records dropped, with a logged reason */
+    LFP_CNT_RETRIES,        /* flushes that will be retried */
+    LFP_CNT_ERRORS,         /* permanent failures */
+    LFP_CNT_ROTATIONS,      /* files rotated (tail) */
     LFP_CNT__COUNT
 };
 
@@ -225,8 +225,8 @@ struct lfp_host {
     /* The chunk's raw buffer and its capacity in bytes. */
     char *(*chunk_raw)(struct lfp_chunk *chunk, size_t *cap);
     /* Adds a record for raw[off, off+len) of the chunk's raw buffer. */
-    void (*chunk_add_line)(struct lfp_chunk *chunk, uint32_t off,
-                           uint32_t len, uint32_t rec_flags);
+    void (*chunk_add_line)(struct lfp_chunk *chunk, uint32_t off, uint32_t len,
+                           uint32_t rec_flags);
     /* Hands a filled chunk to the pipeline; the input's ack callback runs
      * (on some other thread) once every output has it. */
     void (*chunk_emit)(struct lfp_instance *ins, struct lfp_chunk *chunk);
@@ -270,12 +270,12 @@ enum lfp_input_rc {
 };
 
 /* Fields every definition starts with. */
-#define LFP_DEF_HEADER                                                        \
-    uint32_t abi_version;                                                     \
-    uint32_t struct_size;                                                     \
-    const char *name;                                                         \
-    const char *summary;                                                      \
-    const struct lfp_option *options;                                         \
+#define LFP_DEF_HEADER                                                         \
+    uint32_t abi_version;                                                      \
+    uint32_t struct_size;                                                      \
+    const char *name;                                                          \
+    const char *summary;                                                       \
+    const struct lfp_option *options;                                          \
     size_t conf_size
 
 struct lfp_input_def {
@@ -315,8 +315,7 @@ struct lfp_output_def {
                 const void *conf, void **ctx, struct lfp_err *err);
     /* Delivers a chunk; returns enum lfp_flush_rc. On ERROR or RETRY fill
      * err->msg with the reason. Thread: the output's own. */
-    int (*flush)(void *ctx, const struct lfp_chunk *chunk,
-                 struct lfp_err *err);
+    int (*flush)(void *ctx, const struct lfp_chunk *chunk, struct lfp_err *err);
     /* Called when the pipeline drains (shutdown); flush buffers. Optional. */
     int (*drain)(void *ctx, struct lfp_err *err);
     void (*destroy)(void *ctx);
@@ -332,7 +331,7 @@ enum lfp_kind {
 struct lfp_plugin_entry {
     uint32_t abi_version;
     uint32_t struct_size;
-    int kind; /* enum lfp_kind */
+    int kind;        /* enum lfp_kind */
     const void *def; /* struct lfp_{input,filter,output}_def */
 };
 

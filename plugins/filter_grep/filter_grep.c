@@ -64,8 +64,8 @@ static int grep_rule_init(struct grep_rule *r, const struct lfp_host *host,
     int code;
 
     if (!sp || sp == spec) {
-        (void)snprintf(err->msg, sizeof(err->msg),
-                       "'%s': expected KEY PATTERN", spec);
+        (void)snprintf(err->msg, sizeof(err->msg), "'%s': expected KEY PATTERN",
+                       spec);
         return err->rc = LFP_ERR_CONFIG;
     }
     pat = sp + strspn(sp, " \t");
@@ -80,8 +80,8 @@ static int grep_rule_init(struct grep_rule *r, const struct lfp_host *host,
         PCRE2_UCHAR msg[160];
         (void)pcre2_get_error_message(code, msg, sizeof(msg));
         (void)snprintf(err->msg, sizeof(err->msg),
-                       "pattern '%s': %s at offset %zu", pat,
-                       (const char *)msg, (size_t)off);
+                       "pattern '%s': %s at offset %zu", pat, (const char *)msg,
+                       (size_t)off);
         return err->rc = LFP_ERR_CONFIG;
     }
     (void)pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE); /* falls back */
@@ -114,8 +114,8 @@ static int grep_init(struct lfp_instance *ins, const struct lfp_host *host,
     ctx->rules = host->mem_calloc(n ? n : 1, sizeof(struct grep_rule));
     for (size_t i = 0; i < n; i++) {
         int ex = i >= conf->regex.n;
-        const char *spec = ex ? conf->exclude.items[i - conf->regex.n]
-                              : conf->regex.items[i];
+        const char *spec =
+            ex ? conf->exclude.items[i - conf->regex.n] : conf->regex.items[i];
         ctx->nrules++;
         if (grep_rule_init(&ctx->rules[i], host, spec, ex, err) != LFP_OK) {
             grep_destroy(ctx);
@@ -160,8 +160,8 @@ static int grep_match(const struct grep_ctx *ctx, const struct grep_rule *r,
     if (f && f->type == LFP_T_STR) {
         s = f->v.s;
         n = f->n;
-    } else if (!f && (strcmp(r->key, "message") == 0 ||
-                      strcmp(r->key, "log") == 0)) {
+    } else if (!f &&
+               (strcmp(r->key, "message") == 0 || strcmp(r->key, "log") == 0)) {
         s = rec->raw;
         n = rec->raw_len;
     } else {

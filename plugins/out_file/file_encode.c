@@ -28,9 +28,9 @@ static void file_encode_json(const struct lfp_host *host, struct file_buf *buf,
 {
     for (;;) {
         size_t room = buf->cap - buf->len;
-        size_t n = room > 1 ? host->record_to_json(rec, buf->data + buf->len,
-                                                   room - 1)
-                            : 0;
+        size_t n =
+            room > 1 ? host->record_to_json(rec, buf->data + buf->len, room - 1)
+                     : 0;
         if (n > 0) {
             buf->len += n;
             buf->data[buf->len++] = '\n';

@@ -98,8 +98,8 @@ static int file_end_line(struct file_ctx *ctx, const struct stat *st,
         return LFP_OK;
     if (file_write_all(ctx->fd, "\n", 1) == 0)
         return LFP_OK;
-    (void)snprintf(err->msg, sizeof(err->msg), "write %s: %s",
-                   ctx->conf->path, strerror(errno));
+    (void)snprintf(err->msg, sizeof(err->msg), "write %s: %s", ctx->conf->path,
+                   strerror(errno));
     err->rc = LFP_ERR_IO;
     return LFP_ERR_IO;
 }
@@ -110,8 +110,8 @@ static int file_open(struct file_ctx *ctx, struct lfp_err *err)
 
     if (ctx->fd >= 0)
         (void)close(ctx->fd);
-    ctx->fd = open(ctx->conf->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC,
-                   0644);
+    ctx->fd =
+        open(ctx->conf->path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (ctx->fd < 0 || fstat(ctx->fd, &st) < 0) {
         int e = errno;
         (void)snprintf(err->msg, sizeof(err->msg), "open %s: %s",

@@ -67,8 +67,8 @@ void lf_test_rmtree(const char *path)
 void lf_test_write_file(const char *path, const char *data, size_t len,
                         int append)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC),
-                  0644);
+    int fd =
+        open(path, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0644);
     if (fd < 0) {
         perror(path);
         abort();
