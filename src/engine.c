@@ -31,8 +31,9 @@
 #include "timeutil.h"
 
 #define ENGINE_LOG "engine"
+#define ENGINE_AUX_GRACE_MS 1000
 
-static int64_t engine_now_ms(void)
+int64_t lf_engine_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -135,8 +136,7 @@ void lf_engine_chunk_emit(struct lfp_instance *ins, struct lfp_chunk *chunk)
 
 /* ---- acknowledgement -------------------------------------------------- */
 
-/* One output is done with c; the last one acks it to its input. */
-static void engine_chunk_done(struct lf_engine *e, struct lfp_chunk *c)
+void lf_engine_chunk_done(struct lf_engine *e, struct lfp_chunk *c)
 {
     struct engine_input *in = c->core->owner;
 
@@ -196,29 +196,18 @@ static void engine_filter(struct lf_engine *e, struct engine_worker *w,
     }
 }
 
-static void engine_output_push(struct engine_output *o, struct lfp_chunk *c)
-{
-    pthread_mutex_lock(&o->lock);
-    /* Never full: at most max_chunks chunks exist. */
-    o->queue[(o->qhead + o->qlen) % (size_t)o->ins.engine->svc.max_chunks] =
-        c;
-    o->qlen++;
-    pthread_cond_signal(&o->cond);
-    pthread_mutex_unlock(&o->lock);
-}
-
 static void engine_dispatch(struct lf_engine *e, struct lfp_chunk *c)
 {
     struct engine_input *in = c->core->owner;
 
     if (in->noutputs == 0) {
         atomic_store(&c->core->pending, 1);
-        engine_chunk_done(e, c);
+        lf_engine_chunk_done(e, c);
         return;
     }
     atomic_store(&c->core->pending, in->noutputs);
     for (int i = 0; i < in->noutputs; i++)
-        engine_output_push(&e->outputs[in->outputs[i]], c);
+        lf_engine_output_push(&e->outputs[in->outputs[i]], c);
 }
 
 /* Routes chunks in emit order: a chunk waits in the window until every
@@ -266,115 +255,6 @@ static void *engine_worker_main(void *arg)
         if (w->metrics)
             lf_metrics_observe(w->metrics, c);
         engine_route(e, c);
-    }
-    return NULL;
-}
-
-/* ---- outputs ---------------------------------------------------------- */
-
-static uint64_t engine_live_records(const struct lfp_chunk *c)
-{
-    uint64_t n = 0;
-    for (uint32_t i = 0; i < c->nrecords; i++)
-        n += (c->records[i].flags & LFP_REC_DROPPED) == 0;
-    return n;
-}
-
-/* Waits up to ms, or until the engine abandons delivery. */
-static void engine_output_wait(struct engine_output *o, int64_t ms)
-{
-    struct lf_engine *e = o->ins.engine;
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
-    pthread_mutex_lock(&o->lock);
-    while (!atomic_load(&e->abandon)) {
-        if (pthread_cond_timedwait(&o->cond, &o->lock, &ts) == ETIMEDOUT)
-            break;
-    }
-    pthread_mutex_unlock(&o->lock);
-}
-
-/* Full jitter: a uniform delay in [0, min(max, base * 2^attempt)]. */
-static int64_t engine_backoff_ms(const struct engine_service *svc,
-                                 unsigned attempt, unsigned *seed)
-{
-    int64_t cap = svc->retry_base_ms;
-
-    for (unsigned i = 0; i < attempt && cap < svc->retry_max_delay_ms; i++)
-        cap *= 2;
-    if (cap > svc->retry_max_delay_ms)
-        cap = svc->retry_max_delay_ms;
-    return (int64_t)((double)rand_r(seed) / ((double)RAND_MAX + 1.0) *
-                     (double)(cap + 1));
-}
-
-/* Delivers c to o, retrying transient failures until it succeeds or the
- * engine abandons delivery (shutdown past grace). */
-static void engine_deliver(struct engine_output *o, struct lfp_chunk *c,
-                           unsigned *seed)
-{
-    struct lf_engine *e = o->ins.engine;
-    unsigned attempt = 0;
-
-    for (;;) {
-        struct lfp_err err = {0};
-        int rc = o->def->flush(o->ins.ctx, c, &err);
-        uint64_t live;
-
-        if (rc == LFP_FLUSH_RETRY) {
-            int64_t delay = engine_backoff_ms(&e->svc, attempt++, seed);
-            atomic_fetch_add(&o->ins.counters[LFP_CNT_RETRIES], 1);
-            lf_log_warn(o->ins.label, "flush failed, retry %u in %lld ms: %s",
-                        attempt, (long long)delay, err.msg);
-            engine_output_wait(o, delay);
-            if (atomic_load(&e->abandon))
-                return; /* stays unacked: read again on the next start */
-            continue;
-        }
-        live = engine_live_records(c);
-        if (rc == LFP_FLUSH_OK) {
-            atomic_fetch_add_explicit(&o->ins.counters[LFP_CNT_RECORDS_OUT],
-                                      live, memory_order_relaxed);
-        } else {
-            atomic_fetch_add(&o->ins.counters[LFP_CNT_DROPPED], live);
-            atomic_fetch_add(&o->ins.counters[LFP_CNT_ERRORS], 1);
-            lf_log_error(o->ins.label,
-                         "permanent failure, %llu records dropped: %s",
-                         (unsigned long long)live, err.msg);
-        }
-        engine_chunk_done(e, c);
-        return;
-    }
-}
-
-static void *engine_output_main(void *arg)
-{
-    struct engine_output *o = arg;
-    size_t n = (size_t)o->ins.engine->svc.max_chunks;
-    unsigned seed = (unsigned)(uintptr_t)o ^ (unsigned)time(NULL);
-
-    for (;;) {
-        struct lfp_chunk *c;
-
-        pthread_mutex_lock(&o->lock);
-        while (o->qlen == 0 && !o->quit)
-            pthread_cond_wait(&o->cond, &o->lock);
-        if (o->qlen == 0 || atomic_load(&o->ins.engine->abandon)) {
-            pthread_mutex_unlock(&o->lock);
-            break;
-        }
-        c = o->queue[o->qhead];
-        o->qhead = (o->qhead + 1) % n;
-        o->qlen--;
-        pthread_mutex_unlock(&o->lock);
-        engine_deliver(o, c, &seed);
     }
     return NULL;
 }
@@ -429,9 +309,8 @@ int lf_engine_new(const struct lf_config *conf, struct lf_engine **out,
 
 static int engine_init_plugin(struct lfp_instance *ins,
                               int (*init)(struct lfp_instance *,
-                                          const struct lfp_host *,
-                                          const void *, void **,
-                                          struct lfp_err *))
+                                          const struct lfp_host *, const void *,
+                                          void **, struct lfp_err *))
 {
     struct lfp_err err = {0};
 
@@ -446,6 +325,11 @@ static int engine_init_all(struct lf_engine *e)
 {
     for (int i = 0; i < e->noutputs; i++) {
         struct engine_output *o = &e->outputs[i];
+        struct lfp_err err = {0};
+        if (lf_engine_output_setup(e, o, &err) != LFP_OK) {
+            lf_log_error(o->ins.label, "cannot start: %s", err.msg);
+            return LFP_ERR_CONFIG;
+        }
         if (engine_init_plugin(&o->ins, o->def->init) != LFP_OK)
             return LFP_ERR_CONFIG;
         o->initialised = 1;
@@ -486,13 +370,8 @@ static int engine_start_threads(struct lf_engine *e)
     e->nworkers = (int)e->svc.workers;
     e->workers = lf_calloc((size_t)e->nworkers, sizeof(*e->workers));
     for (int i = 0; i < e->noutputs; i++) {
-        struct engine_output *o = &e->outputs[i];
-        o->queue = lf_calloc((size_t)e->svc.max_chunks, sizeof(void *));
-        pthread_mutex_init(&o->lock, NULL);
-        pthread_cond_init(&o->cond, NULL);
-        if (pthread_create(&o->thread, NULL, engine_output_main, o) != 0)
+        if (lf_engine_output_start(&e->outputs[i]) != LFP_OK)
             return LFP_ERR_IO;
-        o->started = 1;
     }
     for (int i = 0; i < e->nworkers; i++) {
         struct engine_worker *w = &e->workers[i];
@@ -510,12 +389,33 @@ static int engine_start_threads(struct lf_engine *e)
     return LFP_OK;
 }
 
+/* Whether every input that is not auxiliary has returned. */
 static int engine_inputs_finished(struct lf_engine *e)
 {
     for (int i = 0; i < e->ninputs; i++)
-        if (!atomic_load(&e->inputs[i].finished))
+        if (!e->inputs[i].auxiliary && !atomic_load(&e->inputs[i].finished))
             return 0;
     return 1;
+}
+
+/* Whether every auxiliary input returned by itself. */
+static int engine_aux_finished(struct lf_engine *e)
+{
+    for (int i = 0; i < e->ninputs; i++)
+        if (e->inputs[i].auxiliary && !atomic_load(&e->inputs[i].finished))
+            return 0;
+    return 1;
+}
+
+/* Chunks still owed to a sink: in memory (in flight) or on disk. */
+static int engine_busy(struct lf_engine *e)
+{
+    if (atomic_load(&e->inflight) > 0)
+        return 1;
+    for (int i = 0; i < e->noutputs; i++)
+        if (lf_engine_output_has_backlog(&e->outputs[i]))
+            return 1;
+    return 0;
 }
 
 /* Sleeps on wake_fd for up to ms. */
@@ -545,25 +445,21 @@ static void engine_stop_inputs(struct lf_engine *e)
 /* Waits until nothing is in flight or grace passes; then abandons. */
 static void engine_drain(struct lf_engine *e, int64_t grace_ms)
 {
-    int64_t deadline = engine_now_ms() + grace_ms;
+    int64_t deadline = lf_engine_now_ms() + grace_ms;
 
-    while (atomic_load(&e->inflight) > 0 && engine_now_ms() < deadline &&
+    while (engine_busy(e) && lf_engine_now_ms() < deadline &&
            atomic_load(&e->stop_requested) < 2)
         engine_main_wait(e, 50);
-    if (atomic_load(&e->inflight) > 0) {
+    if (engine_busy(e)) {
         lf_log_warn(ENGINE_LOG,
-                    "%ld chunks not delivered within grace; they stay "
-                    "uncommitted and are read again on the next start",
+                    "not all delivered within grace: %ld chunks in memory "
+                    "stay uncommitted (read again on the next start) or go "
+                    "to the disk buffer; chunks on disk are sent on the "
+                    "next start",
                     (long)atomic_load(&e->inflight));
         atomic_store(&e->abandon, 1);
-        for (int i = 0; i < e->noutputs; i++) {
-            struct engine_output *o = &e->outputs[i];
-            if (!o->started)
-                continue;
-            pthread_mutex_lock(&o->lock);
-            pthread_cond_broadcast(&o->cond);
-            pthread_mutex_unlock(&o->lock);
-        }
+        for (int i = 0; i < e->noutputs; i++)
+            lf_engine_output_wake(&e->outputs[i]);
     }
 }
 
@@ -576,17 +472,8 @@ static void engine_stop_threads(struct lf_engine *e)
     for (int i = 0; i < e->nworkers; i++)
         if (e->workers[i].started)
             pthread_join(e->workers[i].thread, NULL);
-    for (int i = 0; i < e->noutputs; i++) {
-        struct engine_output *o = &e->outputs[i];
-        if (!o->started)
-            continue;
-        pthread_mutex_lock(&o->lock);
-        o->quit = 1;
-        pthread_cond_broadcast(&o->cond);
-        pthread_mutex_unlock(&o->lock);
-        pthread_join(o->thread, NULL);
-        o->started = 0;
-    }
+    for (int i = 0; i < e->noutputs; i++)
+        lf_engine_output_join(&e->outputs[i]);
 }
 
 static uint64_t engine_sum(const struct lf_engine *e, int kind, int counter)
@@ -602,28 +489,42 @@ static uint64_t engine_sum(const struct lf_engine *e, int kind, int counter)
     return n;
 }
 
+/* Delivery counters summed over outputs: dead letters, spilled,
+ * replayed and corrupt chunks. */
+static void engine_sum_stats(const struct lf_engine *e, uint64_t out[4])
+{
+    memset(out, 0, 4 * sizeof(uint64_t));
+    for (int i = 0; i < e->noutputs; i++) {
+        const struct engine_output_stats *st = &e->outputs[i].stats;
+        out[0] += atomic_load(&st->dead_letters);
+        out[1] += atomic_load(&st->spilled_chunks);
+        out[2] += atomic_load(&st->replayed_chunks);
+        out[3] += atomic_load(&st->corrupt_chunks);
+    }
+}
+
 static void engine_summary(const struct lf_engine *e)
 {
-    uint64_t emitted = 0;
+    uint64_t emitted = 0, st[4];
 
     for (int i = 0; i < e->ninputs; i++)
         emitted += atomic_load(&e->inputs[i].emitted);
-    lf_log_info(ENGINE_LOG,
-                "summary records_in=%llu records_out=%llu parse_errors=%llu "
-                "truncated=%llu dropped=%llu filtered=%llu retries=%llu",
-                (unsigned long long)emitted,
-                (unsigned long long)engine_sum(e, LFP_KIND_OUTPUT,
-                                               LFP_CNT_RECORDS_OUT),
-                (unsigned long long)engine_sum(e, LFP_KIND_INPUT,
-                                               LF_CNT_PARSE_ERRORS),
-                (unsigned long long)engine_sum(e, LFP_KIND_INPUT,
-                                               LFP_CNT_TRUNCATED),
-                (unsigned long long)engine_sum(e, LFP_KIND_OUTPUT,
-                                               LFP_CNT_DROPPED),
-                (unsigned long long)engine_sum(e, LFP_KIND_INPUT,
-                                               LF_CNT_FILTERED),
-                (unsigned long long)engine_sum(e, LFP_KIND_OUTPUT,
-                                               LFP_CNT_RETRIES));
+    engine_sum_stats(e, st);
+    lf_log_info(
+        ENGINE_LOG,
+        "summary records_in=%llu records_out=%llu parse_errors=%llu "
+        "truncated=%llu dropped=%llu filtered=%llu retries=%llu "
+        "dead_letters=%llu spilled_chunks=%llu replayed_chunks=%llu "
+        "corrupt_chunks=%llu",
+        (unsigned long long)emitted,
+        (unsigned long long)engine_sum(e, LFP_KIND_OUTPUT, LFP_CNT_RECORDS_OUT),
+        (unsigned long long)engine_sum(e, LFP_KIND_INPUT, LF_CNT_PARSE_ERRORS),
+        (unsigned long long)engine_sum(e, LFP_KIND_INPUT, LFP_CNT_TRUNCATED),
+        (unsigned long long)engine_sum(e, LFP_KIND_OUTPUT, LFP_CNT_DROPPED),
+        (unsigned long long)engine_sum(e, LFP_KIND_INPUT, LF_CNT_FILTERED),
+        (unsigned long long)engine_sum(e, LFP_KIND_OUTPUT, LFP_CNT_RETRIES),
+        (unsigned long long)st[0], (unsigned long long)st[1],
+        (unsigned long long)st[2], (unsigned long long)st[3]);
 }
 
 static int engine_finish(struct lf_engine *e)
@@ -665,32 +566,51 @@ static void engine_tick(struct lf_engine *e)
     if (e->metrics)
         lf_metrics_tick(e->metrics, lf_time_now_ns());
     if (atomic_exchange(&e->reload_requested, 0))
-        lf_log_warn(ENGINE_LOG, "reload requested: not supported yet, "
-                    "restart logferry to apply a new configuration");
+        lf_engine_reload_prepare(e);
+}
+
+/* exit_on_eof: every input but the auxiliary ones returned and nothing
+ * is owed to a sink. Auxiliary inputs (metric records) get
+ * ENGINE_AUX_GRACE_MS to emit a last batch and return by themselves;
+ * then they are stopped. */
+static int engine_exit_on_eof_done(struct lf_engine *e, int64_t *deadline)
+{
+    if (!engine_inputs_finished(e) || engine_busy(e))
+        return 0;
+    if (engine_aux_finished(e))
+        return 1;
+    if (*deadline == 0)
+        *deadline = lf_engine_now_ms() + ENGINE_AUX_GRACE_MS;
+    return lf_engine_now_ms() >= *deadline;
 }
 
 int lf_engine_run(struct lf_engine *e)
 {
+    int64_t aux_deadline_ms = 0;
     int rc;
 
     if (engine_init_all(e) != LFP_OK)
         return 2;
+    e->was_started = 1;
     if (engine_start_threads(e) != LFP_OK) {
         lf_log_error(ENGINE_LOG, "cannot start threads: %s", strerror(errno));
         e->failed = 1;
         atomic_store(&e->stop_requested, 1);
     }
-    lf_log_info(ENGINE_LOG, "started: %d inputs, %d filters, %d outputs, %d "
-                "workers", e->ninputs, e->nfilters, e->noutputs, e->nworkers);
+    lf_log_info(ENGINE_LOG,
+                "started: %d inputs, %d filters, %d outputs, %d "
+                "workers",
+                e->ninputs, e->nfilters, e->noutputs, e->nworkers);
     engine_start_http(e);
-    while (!atomic_load(&e->stop_requested)) {
-        if (engine_inputs_finished(e) && atomic_load(&e->inflight) == 0)
+    while (!atomic_load(&e->stop_requested) && !e->is_reloading) {
+        if (engine_exit_on_eof_done(e, &aux_deadline_ms))
             break;
         engine_main_wait(e, 200);
         engine_tick(e);
     }
-    if (atomic_load(&e->stop_requested))
-        lf_log_info(ENGINE_LOG, "stopping: draining for up to %lld ms",
+    if (atomic_load(&e->stop_requested) || e->is_reloading)
+        lf_log_info(ENGINE_LOG, "%s: draining for up to %lld ms",
+                    e->is_reloading ? "reloading" : "stopping",
                     (long long)e->svc.grace_ms);
     engine_stop_inputs(e);
     engine_drain(e, e->svc.grace_ms);
@@ -747,11 +667,8 @@ static void engine_free_plugins(struct lf_engine *e)
         engine_free_instance(&o->ins, o->initialised,
                              o->def ? o->def->destroy : NULL);
         lf_free(o->match);
-        lf_free(o->queue);
-        if (o->queue) {
-            pthread_mutex_destroy(&o->lock);
-            pthread_cond_destroy(&o->cond);
-        }
+        lf_engine_output_fini(o);
+        lf_option_free(lf_engine_output_options(), &o->oc);
     }
 }
 
@@ -789,6 +706,9 @@ void lf_engine_free(struct lf_engine *e)
     lf_free(e->pool_all);
     lf_free(e->reorder);
     lf_option_free(lf_engine_service_options(), &e->svc);
+    lf_engine_free(e->next);
+    lf_config_free(e->next_conf);
+    lf_free(e->conf_path);
     lf_metrics_free(e->metrics);
     if (e->wake_fd >= 0)
         (void)close(e->wake_fd);

@@ -25,6 +25,7 @@
 
 static const char *const engine_log_levels[] = {"error", "warn", "info",
                                                 "debug", NULL};
+static const char *const engine_sync_modes[] = {"normal", "full", NULL};
 
 static const struct lfp_option engine_service_options[] = {
     {.name = "log_level",
@@ -97,6 +98,22 @@ static const struct lfp_option engine_service_options[] = {
      .offset = offsetof(struct engine_service, metrics_opts),
      .desc = "Per-upstream metrics settings, see docs/metrics.md "
              "(e.g. metrics.enabled on)."},
+    {.name = "storage.path",
+     .type = LFP_OPT_STR,
+     .offset = offsetof(struct engine_service, storage_path),
+     .desc = "Folder of the disk buffer: each output spills chunks to a "
+             "folder of its own in it when it falls behind, and sends them "
+             "first on the next start. Unset: memory only. See "
+             "docs/reliability.md."},
+    {.name = "storage.sync",
+     .type = LFP_OPT_ENUM,
+     .def = "full",
+     .enum_values = engine_sync_modes,
+     .offset = offsetof(struct engine_service, storage_sync),
+     .desc = "full: each chunk file and its folder are fsync'ed before the "
+             "chunk is acknowledged, so it survives a power loss. normal: no "
+             "fsync; files are still renamed whole, which survives a crash "
+             "of logferry but not of the machine, and spilling is faster."},
     {.name = "plugins_dir",
      .type = LFP_OPT_STR,
      .offset = offsetof(struct engine_service, plugins_dir),
@@ -108,6 +125,76 @@ static const struct lfp_option engine_service_options[] = {
 const struct lfp_option *lf_engine_service_options(void)
 {
     return engine_service_options;
+}
+
+/* Keys every [output] takes beside its plugin's own (docs/reliability.md).
+ * Applied before the plugin's table, which then skips them. */
+static const struct lfp_option engine_output_options[] = {
+    {.name = "retry_limit",
+     .type = LFP_OPT_STR,
+     .def = "no_limits",
+     .offset = offsetof(struct engine_output_conf, retry_limit),
+     .desc = "Retries of a chunk after its first failed attempt before it "
+             "goes to the dead-letter file; no_limits retries until the sink "
+             "takes it."},
+    {.name = "retry_base",
+     .type = LFP_OPT_DURATION,
+     .min = 1,
+     .max = 3600000,
+     .offset = offsetof(struct engine_output_conf, retry_base_ms),
+     .desc = "First retry delay of this output; unset: [service] "
+             "retry_base."},
+    {.name = "retry_max_delay",
+     .type = LFP_OPT_DURATION,
+     .min = 1,
+     .max = 86400000,
+     .offset = offsetof(struct engine_output_conf, retry_max_delay_ms),
+     .desc = "Longest retry delay of this output; unset: [service] "
+             "retry_max_delay."},
+    {.name = "mem_buf_limit",
+     .type = LFP_OPT_SIZE,
+     .def = "1M",
+     .min = 0,
+     .max = INT64_C(1) << 40,
+     .offset = offsetof(struct engine_output_conf, mem_buf_limit),
+     .desc = "With storage.path: bytes of chunks this output may queue in "
+             "memory before it spills the oldest to disk."},
+    {.name = "storage.total_limit_size",
+     .type = LFP_OPT_SIZE,
+     .def = "1G",
+     .min = 1,
+     .max = INT64_C(1) << 50,
+     .offset = offsetof(struct engine_output_conf, storage_total_limit),
+     .desc = "Bytes of this output's disk buffer; when full, inputs pause "
+             "(a tail stops reading) until the sink catches up."},
+    {.name = "dlq.path",
+     .type = LFP_OPT_STR,
+     .offset = offsetof(struct engine_output_conf, dlq_path),
+     .desc = "Dead-letter file: records the sink refused for good, or that "
+             "failed past retry_limit, as JSON lines with the last error. "
+             "Unset: they are dropped, logged and counted."},
+    {.name = "breaker.failures",
+     .type = LFP_OPT_INT,
+     .def = "5",
+     .min = 0,
+     .max = 1000000,
+     .offset = offsetof(struct engine_output_conf, breaker_failures),
+     .desc = "Failed attempts in a row that open the circuit breaker; 0 "
+             "disables it."},
+    {.name = "breaker.cooldown",
+     .type = LFP_OPT_DURATION,
+     .def = "30s",
+     .min = 1,
+     .max = 86400000,
+     .offset = offsetof(struct engine_output_conf, breaker_cooldown_ms),
+     .desc = "How long an open breaker stops sending before it lets one "
+             "half-open attempt through."},
+    {0},
+};
+
+const struct lfp_option *lf_engine_output_options(void)
+{
+    return engine_output_options;
 }
 
 int lf_engine_tag_match(const char *pattern, const char *tag)
@@ -152,11 +239,9 @@ static int build_service(struct lf_engine *e, const struct lf_config *conf,
         found = sec;
     }
     if (lf_option_apply(engine_service_options, "[service]",
-                        found ? found : &empty, NULL, &e->svc,
-                        err) != LFP_OK)
+                        found ? found : &empty, NULL, &e->svc, err) != LFP_OK)
         return LFP_ERR_CONFIG;
-    if (lf_metrics_new(&e->svc.metrics_opts,
-                       found ? found->file : empty.file,
+    if (lf_metrics_new(&e->svc.metrics_opts, found ? found->file : empty.file,
                        found ? found->line : 0, &e->metrics, err) != LFP_OK)
         return LFP_ERR_CONFIG;
     if (e->svc.workers == 0) {
@@ -196,8 +281,8 @@ static int build_parser(struct lf_engine *e, const struct lf_section *sec,
 {
     void *pconf = lf_calloc(1, lf_parser_conf_size());
     struct lf_parser *p = NULL;
-    int rc = lf_option_apply(lf_parser_options(), "[parser]", sec, NULL,
-                             pconf, err);
+    int rc =
+        lf_option_apply(lf_parser_options(), "[parser]", sec, NULL, pconf, err);
 
     if (rc == LFP_OK) {
         rc = lf_parser_new(pconf, &p, err);
@@ -216,7 +301,7 @@ static int build_parser(struct lf_engine *e, const struct lf_section *sec,
                               sec->line, lf_parser_name(e->parsers[i]));
         }
     }
-    e->parsers = lf_realloc(e->parsers, sizeof(*e->parsers) *
+    e->parsers = lf_realloc(e->parsers, sizeof(struct lf_parser *) *
                                             (size_t)(e->nparsers + 1));
     e->parsers[e->nparsers++] = p;
     return LFP_OK;
@@ -233,8 +318,8 @@ static int build_parser_find(struct lf_engine *e, const struct lf_kv *kv,
     for (int i = 0; i < e->nparsers; i++)
         if (strcmp(lf_parser_name(e->parsers[i]), kv->val) == 0)
             return i;
-    if (lf_config_load_string("builtin parsers", lf_embedded_parser_defs,
-                              NULL, &defs, err) != LFP_OK)
+    if (lf_config_load_string("builtin parsers", lf_embedded_parser_defs, NULL,
+                              &defs, err) != LFP_OK)
         return -1;
     for (size_t i = 0; i < defs->nsec; i++) {
         const char *name = lf_section_get(&defs->secs[i], "name");
@@ -251,6 +336,26 @@ static int build_parser_find(struct lf_engine *e, const struct lf_kv *kv,
                    "section or use a built-in one)",
                    kv->file, kv->line, kv->val);
     return idx;
+}
+
+/* A key the core reads (name, tag, match...) set twice in sec: the
+ * plugin's table skips these, so the core checks them. */
+static int build_core_dups(const struct lf_section *sec,
+                           const char *const *core_keys, struct lfp_err *err)
+{
+    for (size_t i = 0; i < sec->nkv; i++) {
+        const struct lf_kv *kv = &sec->kvs[i];
+        if (!lf_option_is_core_key(core_keys, kv->key))
+            continue;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(sec->kvs[j].key, kv->key) == 0)
+                return lf_err_set(err, LFP_ERR_CONFIG,
+                                  "%s:%d: duplicate key '%s' (first set at "
+                                  "line %d)",
+                                  kv->file, kv->line, kv->key,
+                                  sec->kvs[j].line);
+    }
+    return LFP_OK;
 }
 
 /* Fills the common part of a plugin instance from its section. */
@@ -274,19 +379,19 @@ static int build_instance(struct lfp_instance *ins, int kind,
                           name->file, name->line, kinds[kind], name->val);
     lf_instance_init(ins, kind, def, def->name, lf_section_get(sec, "alias"),
                      index);
+    if (build_core_dups(sec, core_keys, err) != LFP_OK)
+        return LFP_ERR_CONFIG;
     (void)snprintf(what, sizeof(what), "%s %s", kinds[kind], def->name);
     ins->conf = lf_calloc(1, def->conf_size ? def->conf_size : 1);
-    if (def->options &&
-        lf_option_apply(def->options, what, sec, core_keys, ins->conf, err) !=
-            LFP_OK)
+    if (def->options && lf_option_apply(def->options, what, sec, core_keys,
+                                        ins->conf, err) != LFP_OK)
         return LFP_ERR_CONFIG;
     if (!def->options)
         for (size_t i = 0; i < sec->nkv; i++)
             if (!lf_option_is_core_key(core_keys, sec->kvs[i].key))
-                return lf_err_set(err, LFP_ERR_CONFIG,
-                                  "%s:%d: unknown key '%s' for %s",
-                                  sec->kvs[i].file, sec->kvs[i].line,
-                                  sec->kvs[i].key, what);
+                return lf_err_set(
+                    err, LFP_ERR_CONFIG, "%s:%d: unknown key '%s' for %s",
+                    sec->kvs[i].file, sec->kvs[i].line, sec->kvs[i].key, what);
     return LFP_OK;
 }
 
@@ -312,6 +417,7 @@ static int build_input(struct lf_engine *e, const struct lf_section *sec,
     e->inputs = lf_realloc(e->inputs, sizeof(*in) * (size_t)(e->ninputs + 1));
     in = &e->inputs[e->ninputs];
     memset(in, 0, sizeof(*in));
+    in->ins.stop_fd = -1; /* nothing to close if building fails */
     in->parser = -1;
     if (build_instance(&in->ins, LFP_KIND_INPUT, sec, e->ninputs, core_keys,
                        err) != LFP_OK) {
@@ -352,10 +458,10 @@ static int build_filter(struct lf_engine *e, const struct lf_section *sec,
     static const char *const core_keys[] = {"name", "match", "alias", NULL};
     struct engine_filter *f;
 
-    e->filters = lf_realloc(e->filters,
-                            sizeof(*f) * (size_t)(e->nfilters + 1));
+    e->filters = lf_realloc(e->filters, sizeof(*f) * (size_t)(e->nfilters + 1));
     f = &e->filters[e->nfilters++];
     memset(f, 0, sizeof(*f));
+    f->ins.stop_fd = -1; /* nothing to close if building fails */
     if (build_instance(&f->ins, LFP_KIND_FILTER, sec, e->nfilters - 1,
                        core_keys, err) != LFP_OK)
         return LFP_ERR_CONFIG;
@@ -366,18 +472,62 @@ static int build_filter(struct lf_engine *e, const struct lf_section *sec,
     return build_validate(&f->ins, f->def->validate, sec, err);
 }
 
+/* Applies the engine's [output] keys to o->oc: a copy of sec holding
+ * only those keys goes through the table, so file:line, duplicates and
+ * ranges are checked as for any plugin. */
+static int build_output_core(struct engine_output *o,
+                             const struct lf_section *sec, struct lfp_err *err)
+{
+    struct lf_section only = *sec;
+    const struct lf_kv *kv;
+    int rc;
+
+    only.kvs = lf_calloc(sec->nkv + 1, sizeof(*only.kvs));
+    only.nkv = 0;
+    for (size_t i = 0; i < sec->nkv; i++)
+        for (const struct lfp_option *opt = engine_output_options; opt->name;
+             opt++)
+            if (strcmp(opt->name, sec->kvs[i].key) == 0)
+                only.kvs[only.nkv++] = sec->kvs[i];
+    rc = lf_option_apply(engine_output_options, "[output]", &only, NULL, &o->oc,
+                         err);
+    lf_free(only.kvs);
+    if (rc != LFP_OK)
+        return LFP_ERR_CONFIG;
+    o->retry_limit = -1;
+    if (strcmp(o->oc.retry_limit, "no_limits") == 0)
+        return LFP_OK;
+    kv = lf_section_find(sec, "retry_limit");
+    if (lf_option_parse_int(o->oc.retry_limit, &o->retry_limit) != LFP_OK ||
+        o->retry_limit < 0)
+        return lf_err_set(err, LFP_ERR_CONFIG,
+                          "%s:%d: invalid value '%s' for 'retry_limit' in "
+                          "[output]: expected no_limits or a count >= 0",
+                          kv ? kv->file : sec->file, kv ? kv->line : sec->line,
+                          o->oc.retry_limit);
+    return LFP_OK;
+}
+
 static int build_output(struct lf_engine *e, const struct lf_section *sec,
                         struct lfp_err *err)
 {
-    static const char *const core_keys[] = {"name", "match", "alias", NULL};
+    /* name, match, alias, then every engine_output_options name. */
+    static const char *core_keys[16] = {"name", "match", "alias"};
     struct engine_output *o;
 
-    e->outputs = lf_realloc(e->outputs,
-                            sizeof(*o) * (size_t)(e->noutputs + 1));
+    if (!core_keys[3]) {
+        int n = 3;
+        for (const struct lfp_option *opt = engine_output_options;
+             opt->name && n < 15; opt++)
+            core_keys[n++] = opt->name;
+    }
+    e->outputs = lf_realloc(e->outputs, sizeof(*o) * (size_t)(e->noutputs + 1));
     o = &e->outputs[e->noutputs++];
     memset(o, 0, sizeof(*o));
+    o->ins.stop_fd = -1; /* nothing to close if building fails */
     if (build_instance(&o->ins, LFP_KIND_OUTPUT, sec, e->noutputs - 1,
-                       core_keys, err) != LFP_OK)
+                       core_keys, err) != LFP_OK ||
+        build_output_core(o, sec, err) != LFP_OK)
         return LFP_ERR_CONFIG;
     o->def = o->ins.def;
     o->ins.engine = e;
@@ -441,6 +591,7 @@ static void build_metrics_input(struct lf_engine *e)
     e->inputs = lf_realloc(e->inputs, sizeof(*in) * (size_t)(e->ninputs + 1));
     in = &e->inputs[e->ninputs];
     memset(in, 0, sizeof(*in));
+    in->ins.stop_fd = -1; /* nothing to close if building fails */
     lf_instance_init(&in->ins, LFP_KIND_INPUT, def, def->name, NULL,
                      e->ninputs);
     e->ninputs++;
@@ -448,14 +599,15 @@ static void build_metrics_input(struct lf_engine *e)
     in->ins.engine = e;
     in->ins.conf = lf_calloc(1, def->conf_size ? def->conf_size : 1);
     in->parser = -1;
+    in->auxiliary = 1; /* runs until stopped: never "done" */
     in->tag = lf_strdup(lf_metrics_input_tag(e->metrics));
 }
 
 int lf_engine_build(struct lf_engine *e, const struct lf_config *conf,
                     struct lfp_err *err)
 {
-    static const char *const order[] = {"parser", "output", "filter",
-                                        "input", NULL};
+    static const char *const order[] = {"parser", "output", "filter", "input",
+                                        NULL};
 
     if (build_service(e, conf, err) != LFP_OK ||
         build_plugins(e, conf, err) != LFP_OK)

@@ -8,9 +8,12 @@
  *   logferry --help-plugin NAME  print a plugin's option table
  *
  * Exit codes: 0 done, 1 configuration error, 2 runtime failure.
+ * Signals: SIGTERM/SIGINT stop (a second one skips the grace period),
+ * SIGHUP reloads the configuration (docs/reliability.md).
  */
 #include <getopt.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,13 +25,19 @@
 #include "parser.h"
 #include "registry.h"
 
-static struct lf_engine *main_engine;
+/* The running engine, for the signal handlers; swapped on reload. */
+static struct lf_engine *_Atomic main_engine;
 
 static void main_on_signal(int sig)
 {
-    (void)sig;
-    if (main_engine)
-        lf_engine_stop(main_engine);
+    struct lf_engine *e = atomic_load(&main_engine);
+
+    if (!e)
+        return;
+    if (sig == SIGHUP)
+        lf_engine_request_reload(e);
+    else
+        lf_engine_stop(e);
 }
 
 static void main_usage(FILE *out)
@@ -41,8 +50,8 @@ static void main_usage(FILE *out)
                   "      --check           validate the configuration and "
                   "exit\n"
                   "      --dump-default    print the embedded configuration\n"
-                  "      --help-plugin NAME  options of a plugin, 'service' "
-                  "or 'parser'\n"
+                  "      --help-plugin NAME  options of a plugin, 'service', "
+                  "'output' or 'parser'\n"
                   "      --doc-plugin NAME   the same as a Markdown page\n"
                   "      --list-plugins    names of every plugin\n"
                   "  -v, --version         print the version\n"
@@ -78,6 +87,11 @@ static int main_help_plugin(const char *name, int markdown)
     if (strcmp(name, "service") == 0) {
         table = lf_engine_service_options();
         summary = "The [service] section: process-wide settings.";
+    } else if (strcmp(name, "output") == 0) {
+        table = lf_engine_output_options();
+        summary = "Keys every [output] section takes beside its plugin's "
+                  "own: retries, disk buffer, dead letters, circuit breaker "
+                  "(docs/reliability.md).";
     } else if (strcmp(name, "parser") == 0) {
         table = lf_parser_options();
         summary = "The [parser] section: turning lines into records.";
@@ -110,37 +124,99 @@ static int main_load(const char *path, struct lf_config **conf,
                                  lf_embedded_default_config, NULL, conf, err);
 }
 
-static int main_run(const char *path, int check_only)
+static void main_signals(void)
 {
-    struct lf_config *conf = NULL;
-    struct lfp_err err = {0};
     struct sigaction sa;
-    int rc;
 
-    if (main_load(path, &conf, &err) != LFP_OK ||
-        lf_engine_new(conf, &main_engine, &err) != LFP_OK) {
-        (void)fprintf(stderr, "%s\n", err.msg);
-        lf_config_free(conf);
-        return 1;
-    }
-    lf_config_free(conf);
-    if (check_only) {
-        (void)fprintf(stderr, "%s: configuration ok\n",
-                      path ? path : "(embedded default)");
-        lf_engine_free(main_engine);
-        return 0;
-    }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = main_on_signal;
     sigemptyset(&sa.sa_mask);
     (void)sigaction(SIGTERM, &sa, NULL);
     (void)sigaction(SIGINT, &sa, NULL);
+    (void)sigaction(SIGHUP, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     (void)sigaction(SIGPIPE, &sa, NULL);
-    rc = lf_engine_run(main_engine);
-    lf_engine_free(main_engine);
-    main_engine = NULL;
+}
+
+/* A new configuration passed its checks but failed to start (a plugin's
+ * init): go back to the previous one. Returns the engine to run or NULL. */
+static struct lf_engine *main_fall_back(struct lf_config *prev,
+                                        const char *path)
+{
+    struct lf_engine *e = NULL;
+    struct lfp_err err = {0};
+
+    lf_log_error("reload", "the new configuration failed to start; going "
+                           "back to the previous one");
+    if (lf_engine_new(prev, &e, &err) != LFP_OK) {
+        lf_log_error("reload", "the previous configuration: %s", err.msg);
+        return NULL;
+    }
+    lf_engine_set_config_path(e, path);
+    return e;
+}
+
+/* Runs e, then each engine a reload hands over. Takes ownership of e and
+ * conf (what e was built from). */
+static int main_loop(struct lf_engine *e, struct lf_config *conf,
+                     const char *path)
+{
+    struct lf_config *prev = NULL; /* the last configuration that ran */
+    int rc = 2;
+
+    while (e) {
+        struct lf_config *next_conf = NULL;
+        struct lf_engine *next;
+
+        atomic_store(&main_engine, e);
+        rc = lf_engine_run(e);
+        next = lf_engine_take_next(e, &next_conf);
+        if (!lf_engine_was_started(e) && prev && !next) {
+            next = main_fall_back(prev, path);
+            lf_config_free(conf); /* the one that failed */
+            conf = prev;
+            prev = NULL;
+            atomic_store(&main_engine, next);
+            lf_engine_free(e);
+            e = next;
+            continue;
+        }
+        atomic_store(&main_engine, next);
+        lf_engine_free(e);
+        e = next;
+        if (next) {
+            lf_config_free(prev);
+            prev = conf;
+            conf = next_conf;
+        }
+    }
+    lf_config_free(prev);
+    lf_config_free(conf);
     return rc;
+}
+
+static int main_run(const char *path, int check_only)
+{
+    struct lf_config *conf = NULL;
+    struct lf_engine *e = NULL;
+    struct lfp_err err = {0};
+
+    if (main_load(path, &conf, &err) != LFP_OK ||
+        lf_engine_new(conf, &e, &err) != LFP_OK) {
+        (void)fprintf(stderr, "%s\n", err.msg);
+        lf_config_free(conf);
+        return 1;
+    }
+    if (check_only) {
+        (void)fprintf(stderr, "%s: configuration ok\n",
+                      path ? path : "(embedded default)");
+        lf_engine_free(e);
+        lf_config_free(conf);
+        return 0;
+    }
+    lf_engine_set_config_path(e, path);
+    main_signals();
+    return main_loop(e, conf, path);
 }
 
 int main(int argc, char **argv)

@@ -5,20 +5,31 @@
  *     matching output reported OK (retries included);
  *   - outputs see chunks in emit order even with several workers;
  *   - tags route chunks only to matching outputs;
- *   - back-pressure: no more than max_chunks chunks exist.
+ *   - back-pressure: no more than max_chunks chunks exist;
+ *   - retry_limit and ERROR send chunks to the dead-letter file, and they
+ *     are acked (nothing is held or lost);
+ *   - with storage.path, a blocked output spills to disk, acks its input,
+ *     and the next run replays the disk buffer first, in order;
+ *   - an auxiliary input does not keep exit_on_eof from finishing;
+ *   - the engine's [output] keys are checked with file:line.
  */
+#include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "config.h"
 #include "engine_int.h"
+#include "lf_test.h"
+#include "mem.h"
 #include "registry.h"
 
 #define GEN_CHUNKS 400
@@ -31,8 +42,11 @@ struct gen_conf {
 };
 
 static const struct lfp_option gen_options[] = {
-    {.name = "chunks", .type = LFP_OPT_INT, .def = "400",
-     .offset = offsetof(struct gen_conf, chunks), .desc = "Chunks to emit."},
+    {.name = "chunks",
+     .type = LFP_OPT_INT,
+     .def = "400",
+     .offset = offsetof(struct gen_conf, chunks),
+     .desc = "Chunks to emit."},
     {0},
 };
 
@@ -73,8 +87,7 @@ static int gen_run(void *vctx)
             return LFP_INPUT_STOPPED;
         raw = g->host->chunk_raw(c, &cap);
         for (int l = 0; l < GEN_LINES; l++) {
-            int n = snprintf(raw + len, cap - len, "%lld:%d",
-                             (long long)i, l);
+            int n = snprintf(raw + len, cap - len, "%lld:%d", (long long)i, l);
             g->host->chunk_add_line(c, (uint32_t)len, (uint32_t)n, 0);
             len += (size_t)n + 1;
         }
@@ -111,8 +124,11 @@ struct sink_conf {
 };
 
 static const struct lfp_option sink_options[] = {
-    {.name = "id", .type = LFP_OPT_INT, .def = "0",
-     .offset = offsetof(struct sink_conf, id), .desc = "Sink number."},
+    {.name = "id",
+     .type = LFP_OPT_INT,
+     .def = "0",
+     .offset = offsetof(struct sink_conf, id),
+     .desc = "Sink number."},
     {0},
 };
 
@@ -169,11 +185,111 @@ static const struct lfp_output_def sink_def = {
 };
 
 static const struct lfp_plugin_entry gen_entry = {
-    LFP_ABI_VERSION, sizeof(struct lfp_plugin_entry), LFP_KIND_INPUT,
-    &gen_def};
+    LFP_ABI_VERSION, sizeof(struct lfp_plugin_entry), LFP_KIND_INPUT, &gen_def};
 static const struct lfp_plugin_entry sink_entry = {
     LFP_ABI_VERSION, sizeof(struct lfp_plugin_entry), LFP_KIND_OUTPUT,
     &sink_def};
+
+/* ---- a sink with a fixed answer, counting what it got ---- */
+
+struct fixed_conf {
+    int mode; /* 0 ok, 1 retry, 2 error */
+};
+
+static const char *const fixed_modes[] = {"ok", "retry", "error", NULL};
+
+static const struct lfp_option fixed_options[] = {
+    {.name = "mode",
+     .type = LFP_OPT_ENUM,
+     .def = "ok",
+     .enum_values = fixed_modes,
+     .offset = offsetof(struct fixed_conf, mode),
+     .desc = "Answer."},
+    {0},
+};
+
+static atomic_int fixed_records; /* records accepted */
+static atomic_int fixed_calls;   /* flush calls */
+static atomic_int fixed_order_errors;
+static long fixed_next; /* next chunk number expected */
+
+static int fixed_init(struct lfp_instance *ins, const struct lfp_host *host,
+                      const void *conf, void **ctx, struct lfp_err *err)
+{
+    (void)ins;
+    (void)host;
+    (void)err;
+    *ctx = (void *)conf;
+    return LFP_OK;
+}
+
+static int fixed_flush(void *vctx, const struct lfp_chunk *c,
+                       struct lfp_err *err)
+{
+    const struct fixed_conf *conf = vctx;
+
+    atomic_fetch_add(&fixed_calls, 1);
+    if (conf->mode != 0) {
+        (void)snprintf(err->msg, sizeof(err->msg), "fixed %s",
+                       fixed_modes[conf->mode]);
+        return conf->mode == 1 ? LFP_FLUSH_RETRY : LFP_FLUSH_ERROR;
+    }
+    /* Raw lines are "chunk:line": chunks must come in order, whole. */
+    if (c->nrecords != GEN_LINES ||
+        strtol(c->records[0].raw, NULL, 10) != fixed_next)
+        atomic_fetch_add(&fixed_order_errors, 1);
+    fixed_next++;
+    atomic_fetch_add(&fixed_records, (int)c->nrecords);
+    return LFP_FLUSH_OK;
+}
+
+static const struct lfp_output_def fixed_def = {
+    .abi_version = LFP_ABI_VERSION,
+    .struct_size = sizeof(struct lfp_output_def),
+    .name = "fixed",
+    .options = fixed_options,
+    .conf_size = sizeof(struct fixed_conf),
+    .init = fixed_init,
+    .flush = fixed_flush,
+};
+
+/* ---- an input that runs until stopped ---- */
+
+static int forever_init(struct lfp_instance *ins, const struct lfp_host *host,
+                        const void *conf, void **ctx, struct lfp_err *err)
+{
+    (void)conf;
+    (void)err;
+    (void)host;
+    *ctx = ins;
+    return LFP_OK;
+}
+
+static int forever_run(void *vctx)
+{
+    struct lfp_instance *ins = vctx;
+
+    struct pollfd pfd = {.fd = lf_host.stop_fd(ins), .events = POLLIN};
+
+    while (!lf_host.is_stopping(ins))
+        (void)poll(&pfd, 1, 100);
+    return LFP_INPUT_STOPPED;
+}
+
+static const struct lfp_input_def forever_def = {
+    .abi_version = LFP_ABI_VERSION,
+    .struct_size = sizeof(struct lfp_input_def),
+    .name = "forever",
+    .init = forever_init,
+    .run = forever_run,
+};
+
+static const struct lfp_plugin_entry fixed_entry = {
+    LFP_ABI_VERSION, sizeof(struct lfp_plugin_entry), LFP_KIND_OUTPUT,
+    &fixed_def};
+static const struct lfp_plugin_entry forever_entry = {
+    LFP_ABI_VERSION, sizeof(struct lfp_plugin_entry), LFP_KIND_INPUT,
+    &forever_def};
 
 static int setup(void **state)
 {
@@ -182,11 +298,48 @@ static int setup(void **state)
     (void)state;
     assert_int_equal(lf_registry_add(&gen_entry, &err), LFP_OK);
     assert_int_equal(lf_registry_add(&sink_entry, &err), LFP_OK);
+    assert_int_equal(lf_registry_add(&fixed_entry, &err), LFP_OK);
+    assert_int_equal(lf_registry_add(&forever_entry, &err), LFP_OK);
     return 0;
 }
 
-static void test_every_chunk_acked_once_after_all_outputs_in_order(
-    void **state)
+static void fixed_reset(void)
+{
+    atomic_store(&fixed_records, 0);
+    atomic_store(&fixed_calls, 0);
+    atomic_store(&fixed_order_errors, 0);
+    fixed_next = 0;
+    for (int i = 0; i < GEN_CHUNKS; i++)
+        atomic_store(&gen_acks[i], 0);
+}
+
+static struct lf_engine *engine_from(const char *text)
+{
+    struct lf_config *conf = NULL;
+    struct lf_engine *e = NULL;
+    struct lfp_err err = {0};
+
+    if (lf_config_load_string("t.conf", text, NULL, &conf, &err) != LFP_OK ||
+        lf_engine_new(conf, &e, &err) != LFP_OK)
+        fail_msg("%s", err.msg);
+    lf_config_free(conf);
+    return e;
+}
+
+static int count_lines(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    int n = 0, ch;
+
+    if (!f)
+        return -1;
+    while ((ch = fgetc(f)) != EOF)
+        n += ch == '\n';
+    (void)fclose(f);
+    return n;
+}
+
+static void test_every_chunk_acked_once_after_all_outputs_in_order(void **state)
 {
     const char *text = "[service]\n workers 2\n max_chunks 8\n"
                        " chunk_size 4K\n retry_base 1ms\n"
@@ -226,11 +379,188 @@ static void test_tag_match_wildcards(void **state)
     assert_false(lf_engine_tag_match("nginx", "nginx.access"));
 }
 
+static void dlq_case(const char *mode, const char *extra, int want_calls)
+{
+    char *dir = lf_test_tmpdir("lfengine");
+    char text[1024], dlq[600];
+    struct lf_engine *e;
+
+    fixed_reset();
+    (void)snprintf(dlq, sizeof(dlq), "%s/dead.jsonl", dir);
+    (void)snprintf(text, sizeof(text),
+                   "[service]\n workers 2\n max_chunks 8\n chunk_size 4K\n"
+                   "[input]\n name gen\n tag app.gen\n chunks 20\n"
+                   "[output]\n name fixed\n match *\n mode %s\n"
+                   " retry_base 1ms\n retry_max_delay 2ms\n"
+                   " breaker.failures 0\n dlq.path %s\n%s",
+                   mode, dlq, extra);
+    e = engine_from(text);
+    assert_int_equal(lf_engine_run(e), 0);
+    assert_true(atomic_load(&e->outputs[0].stats.dead_letters) ==
+                (uint64_t)20 * GEN_LINES);
+    lf_engine_free(e);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(atomic_load(&gen_acks[i]), 1);
+    assert_int_equal(count_lines(dlq), 20 * GEN_LINES);
+    assert_int_equal(atomic_load(&fixed_calls), want_calls);
+    lf_test_rmtree(dir);
+    lf_free(dir);
+}
+
+static void test_retry_limit_sends_chunks_to_the_dead_letter_file(void **state)
+{
+    (void)state;
+    /* retry_limit 2: three attempts per chunk, then the dead-letter file. */
+    dlq_case("retry", " retry_limit 2\n", 20 * 3);
+}
+
+static void test_error_goes_to_the_dead_letter_file_at_once(void **state)
+{
+    (void)state;
+    dlq_case("error", "", 20);
+}
+
+struct run_arg {
+    struct lf_engine *e;
+    int rc;
+};
+
+static void *run_thread(void *arg)
+{
+    struct run_arg *r = arg;
+
+    r->rc = lf_engine_run(r->e);
+    return NULL;
+}
+
+/* Every chunk is on disk, the one that failed first included. */
+static int spilled_all_cond(void *arg)
+{
+    struct lf_engine *e = arg;
+
+    return atomic_load(&e->outputs[0].stats.spilled_chunks) == GEN_CHUNKS;
+}
+
+static void test_blocked_output_spills_to_disk_and_replays_first(void **state)
+{
+    char *dir = lf_test_tmpdir("lfengine");
+    char text[1024];
+    struct run_arg r = {0};
+    pthread_t t;
+
+    (void)state;
+    fixed_reset();
+    /* Run 1: the sink refuses everything; all chunks go to disk and are
+     * acked, though the pool holds only 4 (the first to fail moves to the
+     * front of the disk queue). */
+    (void)snprintf(text, sizeof(text),
+                   "[service]\n workers 2\n max_chunks 4\n chunk_size 4K\n"
+                   " grace 50ms\n storage.path %s\n"
+                   "[input]\n name gen\n tag app.gen\n chunks %d\n"
+                   "[output]\n name fixed\n match *\n mode retry\n"
+                   " alias sink\n retry_base 20ms\n breaker.failures 0\n",
+                   dir, GEN_CHUNKS);
+    r.e = engine_from(text);
+    assert_int_equal(pthread_create(&t, NULL, run_thread, &r), 0);
+    if (!lf_test_wait_until(spilled_all_cond, r.e, 10000))
+        fail_msg("only %d chunks spilled while the sink was down",
+                 (int)atomic_load(&r.e->outputs[0].stats.spilled_chunks));
+    lf_engine_stop(r.e);
+    pthread_join(t, NULL);
+    /* All acked: the input may commit everything. */
+    for (int i = 0; i < GEN_CHUNKS; i++)
+        assert_int_equal(atomic_load(&gen_acks[i]), 1);
+    assert_int_equal(atomic_load(&fixed_records), 0);
+    lf_engine_free(r.e);
+
+    /* Run 2: the sink works; no new data; the disk buffer is replayed in
+     * order and the run ends once it is empty. */
+    fixed_reset();
+    (void)snprintf(text, sizeof(text),
+                   "[service]\n workers 2\n max_chunks 4\n chunk_size 4K\n"
+                   " storage.path %s\n"
+                   "[input]\n name gen\n tag app.gen\n chunks 0\n"
+                   "[output]\n name fixed\n match *\n alias sink\n",
+                   dir);
+    r.e = engine_from(text);
+    assert_int_equal(lf_engine_run(r.e), 0);
+    assert_int_equal(atomic_load(&r.e->outputs[0].stats.replayed_chunks),
+                     GEN_CHUNKS);
+    lf_engine_free(r.e);
+    /* Everything came back from disk, in order, once. */
+    assert_int_equal(atomic_load(&fixed_records), GEN_CHUNKS * GEN_LINES);
+    assert_int_equal(atomic_load(&fixed_order_errors), 0);
+    lf_test_rmtree(dir);
+    lf_free(dir);
+}
+
+static void test_auxiliary_input_does_not_block_exit_on_eof(void **state)
+{
+    struct lf_engine *e;
+
+    (void)state;
+    fixed_reset();
+    e = engine_from("[service]\n workers 1\n max_chunks 4\n chunk_size 4K\n"
+                    "[input]\n name gen\n tag app.gen\n chunks 10\n"
+                    "[input]\n name forever\n tag aux\n"
+                    "[output]\n name fixed\n match app.*\n");
+    e->inputs[1].auxiliary = 1;
+    assert_int_equal(lf_engine_run(e), 0);
+    assert_int_equal(atomic_load(&fixed_records), 10 * GEN_LINES);
+    assert_int_equal(atomic_load(&e->inputs[1].finished), 1);
+    lf_engine_free(e);
+}
+
+static void expect_config_error(const char *text, const char *want)
+{
+    struct lf_config *conf = NULL;
+    struct lf_engine *e = NULL;
+    struct lfp_err err = {0};
+
+    assert_int_equal(lf_config_load_string("t.conf", text, NULL, &conf, &err),
+                     LFP_OK);
+    assert_int_not_equal(lf_engine_new(conf, &e, &err), LFP_OK);
+    lf_config_free(conf);
+    if (!strstr(err.msg, want))
+        fail_msg("error '%s' does not contain '%s'", err.msg, want);
+}
+
+static void
+test_output_reliability_keys_are_checked_with_file_line(void **state)
+{
+    (void)state;
+    expect_config_error("[input]\n name gen\n"
+                        "[output]\n name fixed\n match *\n"
+                        " retry_limit often\n",
+                        "t.conf:6: invalid value 'often' for 'retry_limit'");
+    expect_config_error("[input]\n name gen\n"
+                        "[output]\n name fixed\n match *\n"
+                        " breaker.cooldown soon\n",
+                        "t.conf:6: invalid value 'soon' for "
+                        "'breaker.cooldown'");
+    expect_config_error("[input]\n name gen\n"
+                        "[output]\n name fixed\n match *\n"
+                        " mem_buf_limit 1M\n mem_buf_limit 2M\n",
+                        "t.conf:7: duplicate key 'mem_buf_limit'");
+    /* The plugin's own unknown-key error still names the line. */
+    expect_config_error("[input]\n name gen\n"
+                        "[output]\n name fixed\n match *\n"
+                        " retry_limit 3\n colour blue\n",
+                        "t.conf:7: unknown key 'colour'");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_chunk_acked_once_after_all_outputs_in_order),
+        cmocka_unit_test(
+            test_every_chunk_acked_once_after_all_outputs_in_order),
         cmocka_unit_test(test_tag_match_wildcards),
+        cmocka_unit_test(test_retry_limit_sends_chunks_to_the_dead_letter_file),
+        cmocka_unit_test(test_error_goes_to_the_dead_letter_file_at_once),
+        cmocka_unit_test(test_blocked_output_spills_to_disk_and_replays_first),
+        cmocka_unit_test(test_auxiliary_input_does_not_block_exit_on_eof),
+        cmocka_unit_test(
+            test_output_reliability_keys_are_checked_with_file_line),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
