@@ -458,8 +458,11 @@ static void engine_drain(struct lf_engine *e, int64_t grace_ms)
                     "next start",
                     (long)atomic_load(&e->inflight));
         atomic_store(&e->abandon, 1);
-        for (int i = 0; i < e->noutputs; i++)
+        for (int i = 0; i < e->noutputs; i++) {
+            /* A flush blocked on a dead sink checks is_stopping. */
+            lf_instance_stop(&e->outputs[i].ins);
             lf_engine_output_wake(&e->outputs[i]);
+        }
     }
 }
 

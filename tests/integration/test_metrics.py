@@ -388,10 +388,6 @@ def test_metric_records_carry_the_same_totals(daemon, workdir):
         assert rec["upstream.windows"]["1m"]["requests"] == e["requests"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the engine stops auxiliary inputs once the real ones are done, before "
-    "the metrics input can emit its last set (see docs/metrics.md, "
-    "'exit_on_eof')"))
 def test_exit_on_eof_run_ends_with_final_metric_records(lf_bin, workdir):
     records = list(gen_records(5000, seed=5))
     log = workdir / "access.jsonl"
