@@ -16,8 +16,8 @@ struct lf_engine;
 struct lf_http; /* opaque */
 
 /* Listens on `listen` ("host:port"). Caller stops with lf_http_stop(). */
-int lf_http_start(struct lf_engine *e, const char *listen,
-                  struct lf_http **out, struct lfp_err *err) LF_MUST_CHECK;
+int lf_http_start(struct lf_engine *e, const char *listen, struct lf_http **out,
+                  struct lfp_err *err) LF_MUST_CHECK;
 void lf_http_stop(struct lf_http *h); /* NULL is a no-op */
 
 #endif
