@@ -7,10 +7,12 @@
  */
 #include "engine_stats.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "chunk.h"
 #include "engine_int.h"
+#include "mem.h"
 #include "metrics_buf.h"
 
 struct stats_family {
@@ -143,6 +145,99 @@ static void stats_pool(struct lf_engine *e, struct lf_mbuf *out)
             (unsigned long long)e->svc.chunk_size);
 }
 
+/* ---- gauges reported by plugins (their stats callback) ---------------- */
+
+#define STATS_MAX_PLUGIN_SAMPLES 4096
+
+struct stats_sample_rec {
+    char name[96];
+    const char *help; /* static in the plugin */
+    const struct lfp_instance *ins;
+    char label_name[32];
+    char label_value[256];
+    int has_label;
+    double value;
+};
+
+struct stats_collect {
+    struct stats_sample_rec *recs;
+    size_t n;
+    const struct lfp_instance *ins; /* the instance being asked */
+};
+
+static void stats_collect_one(void *arg, const char *name, const char *help,
+                              const char *label_name, const char *label_value,
+                              double value)
+{
+    struct stats_collect *c = arg;
+    struct stats_sample_rec *r;
+
+    if (c->n >= STATS_MAX_PLUGIN_SAMPLES || !name)
+        return; /* bounded: a runaway plugin cannot grow the page */
+    r = &c->recs[c->n++];
+    (void)snprintf(r->name, sizeof(r->name), "logferry_%s", name);
+    r->help = help ? help : "Reported by the plugin.";
+    r->ins = c->ins;
+    r->has_label = label_name && label_value;
+    (void)snprintf(r->label_name, sizeof(r->label_name), "%s",
+                   r->has_label ? label_name : "");
+    (void)snprintf(r->label_value, sizeof(r->label_value), "%s",
+                   r->has_label ? label_value : "");
+    r->value = value;
+}
+
+static void stats_plugin_collect(struct lf_engine *e, struct stats_collect *c)
+{
+    for (int i = 0; i < e->ninputs; i++) {
+        const struct lfp_input_def *def = e->inputs[i].def;
+        if (!e->inputs[i].initialised ||
+            !LFP_DEF_HAS(def, struct lfp_input_def, stats))
+            continue;
+        c->ins = &e->inputs[i].ins;
+        def->stats(e->inputs[i].ins.ctx, stats_collect_one, c);
+    }
+    for (int i = 0; i < e->noutputs; i++) {
+        const struct lfp_output_def *def = e->outputs[i].def;
+        if (!e->outputs[i].initialised ||
+            !LFP_DEF_HAS(def, struct lfp_output_def, stats))
+            continue;
+        c->ins = &e->outputs[i].ins;
+        def->stats(e->outputs[i].ins.ctx, stats_collect_one, c);
+    }
+}
+
+/* Renders the collected samples grouped by name: one HELP/TYPE each. */
+static void stats_plugins(struct lf_engine *e, struct lf_mbuf *out)
+{
+    struct stats_collect c = {0};
+
+    c.recs = lf_calloc(STATS_MAX_PLUGIN_SAMPLES, sizeof(*c.recs));
+    stats_plugin_collect(e, &c);
+    for (size_t i = 0; i < c.n; i++) {
+        int seen = 0;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = strcmp(c.recs[j].name, c.recs[i].name) == 0;
+        if (seen)
+            continue;
+        lf_mbuf_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", c.recs[i].name,
+                       c.recs[i].help, c.recs[i].name);
+        for (size_t j = i; j < c.n; j++) {
+            const struct stats_sample_rec *r = &c.recs[j];
+            if (strcmp(r->name, c.recs[i].name) != 0)
+                continue;
+            lf_mbuf_printf(out, "%s{plugin=\"", r->name);
+            lf_mbuf_label_value(out, r->ins->label, strlen(r->ins->label));
+            if (r->has_label) {
+                lf_mbuf_printf(out, "\",%s=\"", r->label_name);
+                lf_mbuf_label_value(out, r->label_value,
+                                    strlen(r->label_value));
+            }
+            lf_mbuf_printf(out, "\"} %.17g\n", r->value);
+        }
+    }
+    lf_free(c.recs);
+}
+
 void lf_engine_stats_render(struct lf_engine *e, struct lf_mbuf *out)
 {
     lf_mbuf_printf(out,
@@ -155,4 +250,5 @@ void lf_engine_stats_render(struct lf_engine *e, struct lf_mbuf *out)
         stats_family_render(e, &stats_families[i], out);
     stats_gauges(e, out);
     stats_pool(e, out);
+    stats_plugins(e, out);
 }

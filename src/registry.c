@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <dlfcn.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,19 @@ const void *lf_registry_find_any(const char *name, int *kind)
     return e->def;
 }
 
+/* The size of a definition of ABI 1.0, the smallest we accept. */
+static size_t registry_def_min(int kind)
+{
+    switch (kind) {
+    case LFP_KIND_INPUT:
+        return offsetof(struct lfp_input_def, stats);
+    case LFP_KIND_OUTPUT:
+        return offsetof(struct lfp_output_def, stats);
+    default:
+        return sizeof(struct lfp_filter_def);
+    }
+}
+
 static size_t registry_def_size(int kind)
 {
     switch (kind) {
@@ -91,7 +105,8 @@ static int registry_check(const char *path, const struct lfp_plugin_entry *e,
                           "%s: malformed plugin entry (kind %d)", path,
                           e->kind);
     if (def->abi_version != e->abi_version ||
-        def->struct_size != registry_def_size(e->kind) || !def->name)
+        def->struct_size < registry_def_min(e->kind) ||
+        def->struct_size > registry_def_size(e->kind) || !def->name)
         return lf_err_set(err, LFP_ERR_CONFIG,
                           "%s: definition struct size %u or version differs "
                           "from this logferry's (%zu)",

@@ -18,6 +18,9 @@
  * Nothing that outlives a chunk may point into it.
  *
  * Structs grow only at the end; any other change bumps the major version.
+ * A definition built against an older minor version has a smaller
+ * struct_size: the core reads a member only when struct_size covers it
+ * (LFP_DEF_HAS).
  */
 #ifndef LOGFERRY_PLUGIN_H
 #define LOGFERRY_PLUGIN_H
@@ -30,7 +33,7 @@ extern "C" {
 #endif
 
 #define LFP_ABI_MAJOR 1
-#define LFP_ABI_MINOR 0
+#define LFP_ABI_MINOR 1
 #define LFP_ABI_VERSION ((LFP_ABI_MAJOR << 16) | LFP_ABI_MINOR)
 
 #if defined(__GNUC__)
@@ -257,6 +260,14 @@ struct lfp_host {
 
 /* ---- plugin definitions ----------------------------------------------- */
 
+/* Reports one gauge from a plugin's stats callback: logferry_<name>, with
+ * the label plugin="<instance>" and, when label_name is not NULL, one more
+ * label label_name="label_value". help is one sentence for the HELP line.
+ * name is snake_case with its unit (e.g. "tail_lag_bytes"). */
+typedef void (*lfp_stat_fn)(void *arg, const char *name, const char *help,
+                            const char *label_name, const char *label_value,
+                            double value);
+
 enum lfp_flush_rc {
     LFP_FLUSH_OK = 0, /* delivered: the chunk is acknowledged */
     LFP_FLUSH_RETRY,  /* transient failure: try the same chunk again later */
@@ -293,6 +304,9 @@ struct lfp_input_def {
     /* After run returned and all its chunks were acked or abandoned:
      * persist state and free everything. */
     void (*destroy)(void *ctx);
+    /* Since ABI 1.1, optional: reports the instance's gauges through emit.
+     * Thread: the HTTP server's, while the input runs: lock what you read. */
+    void (*stats)(void *ctx, lfp_stat_fn emit, void *arg);
 };
 
 struct lfp_filter_def {
@@ -319,6 +333,8 @@ struct lfp_output_def {
     /* Called when the pipeline drains (shutdown); flush buffers. Optional. */
     int (*drain)(void *ctx, struct lfp_err *err);
     void (*destroy)(void *ctx);
+    /* Since ABI 1.1, optional: as for inputs. Thread: the HTTP server's. */
+    void (*stats)(void *ctx, lfp_stat_fn emit, void *arg);
 };
 
 enum lfp_kind {
@@ -336,6 +352,12 @@ struct lfp_plugin_entry {
 };
 
 #define LFP_ENTRY_SYMBOL "lfp_plugin_entry"
+
+/* Whether definition def (of type `type`) has member m set: its struct_size
+ * covers m (it was built against a minor version that has m) and m is not
+ * NULL. */
+#define LFP_DEF_HAS(def, type, m)                                              \
+    ((def)->struct_size >= offsetof(type, m) + sizeof((def)->m) && (def)->m)
 
 #ifdef __cplusplus
 }
