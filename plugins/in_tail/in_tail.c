@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "tail.h"
@@ -247,6 +248,29 @@ static void tail_destroy(void *vctx)
     ctx->host->mem_free(ctx);
 }
 
+/* Reports, per followed file, the bytes not yet committed (file size minus
+ * the committed offset): how far delivery lags behind the writer.
+ * Thread: the HTTP server's; everything read here is under ctx->lock. */
+static void tail_stats(void *vctx, lfp_stat_fn emit, void *arg)
+{
+    struct tail_ctx *ctx = vctx;
+
+    pthread_mutex_lock(&ctx->lock);
+    for (size_t i = 0; i < ctx->nfiles; i++) {
+        const struct tail_file *f = ctx->files[i];
+        struct stat st;
+        double lag = 0;
+        if (f->fd >= 0 && fstat(f->fd, &st) == 0 &&
+            (uint64_t)st.st_size > f->committed)
+            lag = (double)((uint64_t)st.st_size - f->committed);
+        emit(arg, "tail_lag_bytes",
+             "Bytes of a followed file not yet delivered to every output "
+             "(file size minus committed offset).",
+             "file", f->path, lag);
+    }
+    pthread_mutex_unlock(&ctx->lock);
+}
+
 const struct lfp_input_def in_tail_def = {
     .abi_version = LFP_ABI_VERSION,
     .struct_size = sizeof(struct lfp_input_def),
@@ -261,4 +285,5 @@ const struct lfp_input_def in_tail_def = {
     .run = tail_run,
     .ack = tail_ack,
     .destroy = tail_destroy,
+    .stats = tail_stats,
 };

@@ -56,8 +56,16 @@ static void tail_scan_seen(struct tail_ctx *ctx, struct tail_file *f,
         return;
     TAIL_LOG(ctx, LFP_LOG_INFO, "%s: renamed to %s, still followed", f->path,
              path);
-    ctx->host->mem_free(f->path);
-    f->path = ctx->host->mem_strdup(path);
+    {
+        char *copy = ctx->host->mem_strdup(path);
+        char *old;
+        /* The stats callback reads path under the lock. */
+        pthread_mutex_lock(&ctx->lock);
+        old = f->path;
+        f->path = copy;
+        pthread_mutex_unlock(&ctx->lock);
+        ctx->host->mem_free(old);
+    }
 }
 
 /* Where a newly found file starts: its saved offset if the state file
