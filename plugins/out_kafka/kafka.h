@@ -28,6 +28,7 @@
 #ifndef LF_OUT_KAFKA_H
 #define LF_OUT_KAFKA_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -167,6 +168,10 @@ struct kafka_ctx {
     struct kafka_batch *orphans; /* given up, still owed reports */
     int has_fatal;               /* librdkafka raised a fatal error */
     struct kafka_stats stats;
+    /* The last statistics, copied for the stats callback (other thread). */
+    pthread_mutex_t pub_lock;
+    struct kafka_stats pub;
+    uint64_t pub_delivered, pub_dr_errors;
     /* Totals since start, for the statistics line and the summary. */
     uint64_t delivered, resent, maybe_duplicated, rejected, dr_errors;
     uint64_t queue_full_waits;

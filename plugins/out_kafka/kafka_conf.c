@@ -124,9 +124,9 @@ const struct lfp_option kafka_options[] = {
      .min = 0,
      .max = 86400000,
      .offset = offsetof(struct kafka_conf, stats_interval_ms),
-     .desc = "How often librdkafka's statistics are read and logged: "
-             "messages in flight, delivery errors, broker round-trip time. "
-             "0 turns them off."},
+     .desc = "How often librdkafka's statistics are read, logged and "
+             "published as gauges on /metrics: messages in flight, delivery "
+             "errors, broker round-trip time. 0 turns them off."},
     {.name = "sasl_username",
      .type = LFP_OPT_STR,
      .offset = offsetof(struct kafka_conf, sasl_username),

@@ -60,6 +60,11 @@ static int kafka_on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
     (void)rk;
     if (kafka_stats_parse(json, len, &ctx->stats) != 0)
         return 0; /* not ours to keep: librdkafka frees json */
+    pthread_mutex_lock(&ctx->pub_lock);
+    ctx->pub = ctx->stats;
+    ctx->pub_delivered = ctx->delivered;
+    ctx->pub_dr_errors = ctx->dr_errors;
+    pthread_mutex_unlock(&ctx->pub_lock);
     ctx->host->log(
         ctx->ins, LFP_LOG_INFO,
         "stats: in_flight=%lld in_flight_bytes=%lld "
@@ -132,6 +137,7 @@ static void kafka_ctx_free(struct kafka_ctx *ctx)
     kafka_producer_free(ctx);
     kafka_batch_free_all(ctx);
     kafka_tpl_fini(&ctx->topic, ctx->host);
+    pthread_mutex_destroy(&ctx->pub_lock);
     ctx->host->mem_free(ctx);
 }
 
@@ -143,6 +149,7 @@ static int kafka_init(struct lfp_instance *ins, const struct lfp_host *host,
     ctx->conf = conf;
     ctx->host = host;
     ctx->ins = ins;
+    pthread_mutex_init(&ctx->pub_lock, NULL);
     ctx->key_len = ctx->conf->message_key ? strlen(ctx->conf->message_key) : 0;
     if (kafka_tpl_init(&ctx->topic, host, ctx->conf->topic, err) != LFP_OK ||
         kafka_producer_new(ctx, err) != LFP_OK) {
@@ -215,6 +222,41 @@ static void kafka_destroy(void *vctx)
     kafka_ctx_free(vctx);
 }
 
+/* librdkafka's statistics as gauges, as of its last statistics callback
+ * (every stats_interval). Thread: the HTTP server's. */
+static void kafka_stats(void *vctx, lfp_stat_fn emit, void *arg)
+{
+    struct kafka_ctx *ctx = vctx;
+    struct kafka_stats st;
+    uint64_t delivered, dr_errors;
+
+    pthread_mutex_lock(&ctx->pub_lock);
+    st = ctx->pub;
+    delivered = ctx->pub_delivered;
+    dr_errors = ctx->pub_dr_errors;
+    pthread_mutex_unlock(&ctx->pub_lock);
+    if (!st.is_valid)
+        return; /* no statistics yet (or stats_interval off) */
+    emit(arg, "kafka_messages_in_flight",
+         "Messages in librdkafka's queues, not yet delivered.", NULL, NULL,
+         (double)st.msg_cnt);
+    emit(arg, "kafka_in_flight_bytes",
+         "Bytes of the messages in librdkafka's queues.", NULL, NULL,
+         (double)st.msg_bytes);
+    emit(arg, "kafka_delivered_messages",
+         "Messages the brokers acknowledged since start.", NULL, NULL,
+         (double)delivered);
+    emit(arg, "kafka_delivery_errors",
+         "Delivery reports with an error since start.", NULL, NULL,
+         (double)dr_errors);
+    emit(arg, "kafka_broker_tx_errors",
+         "Transmission errors summed over brokers since start.", NULL, NULL,
+         (double)st.tx_errs);
+    emit(arg, "kafka_broker_rtt_seconds",
+         "Largest average broker round-trip time over the brokers.", NULL, NULL,
+         (double)st.rtt_avg_us / 1e6);
+}
+
 const struct lfp_output_def out_kafka_def = {
     .abi_version = LFP_ABI_VERSION,
     .struct_size = sizeof(struct lfp_output_def),
@@ -228,4 +270,5 @@ const struct lfp_output_def out_kafka_def = {
     .flush = kafka_flush,
     .drain = kafka_drain,
     .destroy = kafka_destroy,
+    .stats = kafka_stats,
 };

@@ -378,6 +378,57 @@ static void test_flush_is_ok_once_every_record_is_in_the_topic(void **state)
                 (uint64_t)200 * 40);
 }
 
+/* What the stats callback reported: the delivered-messages gauge. */
+struct kt_seen {
+    int n;
+    int has_rtt;
+    double delivered;
+};
+
+static void kt_seen_stat(void *arg, const char *name, const char *help,
+                         const char *label_name, const char *label_value,
+                         double value)
+{
+    struct kt_seen *seen = arg;
+
+    (void)label_name;
+    (void)label_value;
+    assert_non_null(help);
+    seen->n++;
+    if (strcmp(name, "kafka_delivered_messages") == 0)
+        seen->delivered = value;
+    if (strcmp(name, "kafka_broker_rtt_seconds") == 0)
+        seen->has_rtt = value >= 0;
+}
+
+static int kt_stats_seen(void *arg)
+{
+    struct kt *t = arg;
+    struct kt_seen seen = {0};
+
+    rd_kafka_poll(t->ctx->rk, 20);
+    out_kafka_def.stats(t->ctx, kt_seen_stat, &seen);
+    return seen.n > 0 && seen.delivered == 200;
+}
+
+static void test_librdkafka_statistics_become_gauges(void **state)
+{
+    struct kt *t = *state;
+    struct lfp_err err;
+    struct kt_seen seen = {0};
+
+    kt_set(t, "stats_interval", "100ms");
+    kt_init_ok(t);
+    out_kafka_def.stats(t->ctx, kt_seen_stat, &seen);
+    assert_int_equal(seen.n, 0); /* nothing before the first statistics */
+    t->chunk = kt_chunk(200, 7, 0);
+    assert_int_equal(kt_flush(t, &err), LFP_FLUSH_OK);
+    assert_true(lf_test_wait_until(kt_stats_seen, t, 10000));
+    out_kafka_def.stats(t->ctx, kt_seen_stat, &seen);
+    assert_int_equal(seen.n, 6);
+    assert_true(seen.has_rtt);
+}
+
 static void test_records_of_one_key_share_a_partition_in_order(void **state)
 {
     struct kt *t = *state;
@@ -846,6 +897,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         KT_TEST(test_flush_is_ok_once_every_record_is_in_the_topic),
+        KT_TEST(test_librdkafka_statistics_become_gauges),
         KT_TEST(test_records_of_one_key_share_a_partition_in_order),
         KT_TEST(test_record_without_the_key_field_is_sent_without_key),
         KT_TEST(test_dropped_records_are_not_sent),
