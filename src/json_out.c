@@ -11,6 +11,7 @@
 #include "json_out.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,12 +96,36 @@ static char *json_escape_one(char *o, unsigned char c)
     return o;
 }
 
+/* Whether none of the 8 bytes of w needs escaping or UTF-8 checking: no
+ * byte below 0x20, no '"', no '\\', no byte >= 0x80. The bit tricks may
+ * report a plain byte as special (a borrow from a lower byte), never the
+ * reverse: the byte loop then decides, so the result is always right. */
+static int json_word_plain(uint64_t w)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101);
+    const uint64_t high = UINT64_C(0x8080808080808080);
+    uint64_t ctl = (w - ones * 0x20) & ~w;
+    uint64_t quote = w ^ (ones * '"');
+    uint64_t bslash = w ^ (ones * '\\');
+
+    quote = (quote - ones) & ~quote;
+    bslash = (bslash - ones) & ~bslash;
+    return ((ctl | quote | bslash | w) & high) == 0;
+}
+
 static char *json_str_body(char *o, const unsigned char *s, size_t n)
 {
     size_t i = 0;
 
     while (i < n) {
         size_t run = i;
+        while (run + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, s + run, sizeof(w));
+            if (!json_word_plain(w))
+                break;
+            run += 8;
+        }
         while (run < n && json_class[s[run]] == 0)
             run++;
         memcpy(o, s + i, run - i);
