@@ -110,6 +110,7 @@ static enum MHD_Result http_route(struct lf_http *h,
                      "{\"error\":\"not found\"}\n");
 }
 
+/* NOLINTNEXTLINE(readability-function-size): libmicrohttpd's signature. */
 static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn,
                                    const char *url, const char *method,
                                    const char *version, const char *upload_data,

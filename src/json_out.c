@@ -60,6 +60,13 @@ static size_t json_utf8_len(const unsigned char *s, size_t n)
     return 0;
 }
 
+/* Copies n bytes of a literal (not a C string: no NUL is written). */
+static char *json_put(char *o, const char *lit, size_t n)
+{
+    memcpy(o, lit, n);
+    return o + n;
+}
+
 static char *json_escape_one(char *o, unsigned char c)
 {
     static const char hex[] = "0123456789abcdef";
@@ -88,8 +95,7 @@ static char *json_escape_one(char *o, unsigned char c)
         *o++ = 'f';
         break;
     default:
-        memcpy(o, "u00", 3);
-        o += 3;
+        o = json_put(o, "u00", 3);
         *o++ = hex[c >> 4];
         *o++ = hex[c & 15];
     }
@@ -139,8 +145,7 @@ static char *json_str_body(char *o, const unsigned char *s, size_t n)
         } else {
             size_t len = json_utf8_len(s + i, n - i);
             if (len == 0) {
-                memcpy(o, "\\ufffd", 6);
-                o += 6;
+                o = json_put(o, "\\ufffd", 6);
                 i++;
             } else {
                 memcpy(o, s + i, len);
@@ -223,8 +228,7 @@ static char *json_double(char *o, double d)
     int n;
 
     if (!isfinite(d)) {
-        memcpy(o, "null", 4);
-        return o + 4;
+        return json_put(o, "null", 4);
     }
     fast = json_double_micro(o, d);
     if (fast)
@@ -266,8 +270,7 @@ static char *json_value(char *o, const struct lfp_field *f)
         *o++ = ']';
         return o;
     default:
-        memcpy(o, "null", 4);
-        return o + 4;
+        return json_put(o, "null", 4);
     }
 }
 
@@ -309,7 +312,7 @@ static char *json_key(char *o, const char *key, size_t n)
     return o;
 }
 
-#define JSON_LIT(o, s) (memcpy((o), (s), sizeof(s) - 1), (o) + sizeof(s) - 1)
+#define JSON_LIT(o, s) json_put((o), (s), sizeof(s) - 1)
 
 size_t lf_json_record(const struct lfp_record *rec, char *buf)
 {

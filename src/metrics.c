@@ -78,7 +78,7 @@ int lf_metrics_new(const struct lfp_kvlist *opts, const char *file, int line,
     pthread_mutex_init(&m->agg_lock, NULL);
     pthread_mutex_init(&m->shards_lock, NULL);
     pthread_mutex_init(&m->reg_lock, NULL);
-    m->series = lf_calloc((size_t)n + 1, sizeof(*m->series));
+    m->series = lf_calloc((size_t)n + 1, sizeof(struct metrics_series *));
     m->gen = lf_calloc((size_t)n + 1, sizeof(*m->gen));
     m->free_ids = lf_calloc(n, sizeof(uint32_t));
     for (uint32_t i = 0; i < n; i++)
@@ -122,7 +122,7 @@ void lf_metrics_free(struct lf_metrics *m)
 
 static void metrics_epoch_init(struct metrics_epoch *ep, uint32_t n)
 {
-    ep->delta = lf_calloc((size_t)n + 1, sizeof(*ep->delta));
+    ep->delta = lf_calloc((size_t)n + 1, sizeof(struct metrics_delta *));
     ep->dirty = lf_calloc((size_t)n + 1, sizeof(*ep->dirty));
     ep->ndirty = 0;
 }
@@ -405,7 +405,7 @@ static void metrics_fields_get(const struct lf_metrics *m,
 {
     int nwant = MF__COUNT + m->st.nlabels;
 
-    memset(got, 0, sizeof(*got) * (size_t)nwant);
+    memset(got, 0, sizeof(const struct lfp_field *) * (size_t)nwant);
     for (uint32_t i = 0; i < rec->nfields; i++) {
         const struct lfp_field *f = &rec->fields[i];
         for (int j = 0; j < nwant; j++) {

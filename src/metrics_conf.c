@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "mem.h"
 #include "metrics_int.h"
 #include "option.h"
@@ -317,6 +318,7 @@ int lf_metrics_settings_init(struct metrics_settings *st,
     struct lfp_kvlist kv = *opts;
     char **vals = lf_calloc(opts->n + 1, sizeof(char *));
     char where[300];
+    struct lf_section origin = {0};
     int rc;
 
     /* flush_interval off means 0: the duration parser knows no "off". */
@@ -326,10 +328,12 @@ int lf_metrics_settings_init(struct metrics_settings *st,
                       ? zero
                       : opts->vals[i];
     kv.vals = vals;
+    origin.file = file;
+    origin.line = line;
     memset(&conf, 0, sizeof(conf));
     (void)snprintf(where, sizeof(where), "%s:%d", file, line);
     rc = lf_option_apply_kvlist(metrics_options, "[service] metrics.*", &kv,
-                                file, line, &conf, err);
+                                &origin, &conf, err);
     lf_free(vals);
     *enabled = conf.enabled;
     if (rc == LFP_OK && conf.enabled)

@@ -260,7 +260,8 @@ static void prom_snapshot(struct prom_ctx *c)
 
     pthread_mutex_lock(&m->reg_lock);
     c->nlive = m->nlive;
-    c->series = lf_calloc((size_t)m->nlive + 1, sizeof(*c->series));
+    c->series =
+        lf_calloc((size_t)m->nlive + 1, sizeof(struct metrics_series *));
     for (uint32_t id = 0; id < n; id++)
         if (m->series[id])
             c->series[c->n++] = m->series[id];

@@ -83,7 +83,7 @@ size_t lf_sketch_bytes(const struct lf_sketch *s)
  * the counts already there. */
 static void sketch_cover(struct lf_sketch *s, int32_t lo, int32_t hi)
 {
-    int32_t old_lo = s->offset, n = hi - lo + 1;
+    int32_t old_lo = s->offset, n;
     int32_t shift;
 
     if (s->nbins == 0) {

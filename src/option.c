@@ -355,9 +355,12 @@ int lf_option_apply(const struct lfp_option *table, const char *what,
 }
 
 int lf_option_apply_kvlist(const struct lfp_option *table, const char *what,
-                           const struct lfp_kvlist *kv, const char *file,
-                           int line, void *conf, struct lfp_err *err)
+                           const struct lfp_kvlist *kv,
+                           const struct lf_section *origin, void *conf,
+                           struct lfp_err *err)
 {
+    const char *file = origin->file;
+    int line = origin->line;
     struct lf_section sec = {.name = "kvlist", .file = file, .line = line};
     int rc;
 

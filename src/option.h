@@ -27,10 +27,10 @@ int lf_option_apply(const struct lfp_option *table, const char *what,
                     void *conf, struct lfp_err *err) LF_MUST_CHECK;
 /* Like lf_option_apply, for keys collected by a LFP_OPT_PREFIX option
  * (e.g. [service] metrics.*, prefix removed): fills conf from kv as if they
- * were the keys of a section at file:line. */
+ * were the keys of a section at origin's file:line. */
 int lf_option_apply_kvlist(const struct lfp_option *table, const char *what,
-                           const struct lfp_kvlist *kv, const char *file,
-                           int line, void *conf,
+                           const struct lfp_kvlist *kv,
+                           const struct lf_section *origin, void *conf,
                            struct lfp_err *err) LF_MUST_CHECK;
 /* Whether key is one of core_keys (NULL-terminated; NULL: none). */
 int lf_option_is_core_key(const char *const *core_keys, const char *key);
