@@ -12,6 +12,7 @@
 
 #include "json_out.h"
 #include "mem.h"
+#include "timeutil.h"
 
 struct lf_dlq {
     char *path;
@@ -116,28 +117,17 @@ static void dlq_prefix(struct lf_dlq *dlq, const struct lfp_chunk *chunk,
     dlq_lit(dlq, num);
 }
 
-static void dlq_stamp(char *buf, size_t cap)
-{
-    struct timespec ts;
-    struct tm tm;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    (void)snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                   tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
-}
-
 int lf_dlq_write(struct lf_dlq *dlq, const struct lfp_chunk *chunk,
                  const char *reason, unsigned attempts, uint64_t *nrecords,
                  struct lfp_err *err)
 {
-    char stamp[40];
+    char stamp[LF_TIME_ISO_LEN + 1];
     const char *p;
     size_t left;
     uint64_t n = 0;
 
-    dlq_stamp(stamp, sizeof(stamp));
+    lf_time_format_iso(lf_time_now_ns(), stamp);
+    stamp[LF_TIME_ISO_LEN] = '\0';
     dlq->len = 0;
     for (uint32_t i = 0; i < chunk->nrecords; i++) {
         const struct lfp_record *rec = &chunk->records[i];

@@ -345,15 +345,9 @@ static int build_core_dups(const struct lf_section *sec,
 {
     for (size_t i = 0; i < sec->nkv; i++) {
         const struct lf_kv *kv = &sec->kvs[i];
-        if (!lf_option_is_core_key(core_keys, kv->key))
-            continue;
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(sec->kvs[j].key, kv->key) == 0)
-                return lf_err_set(err, LFP_ERR_CONFIG,
-                                  "%s:%d: duplicate key '%s' (first set at "
-                                  "line %d)",
-                                  kv->file, kv->line, kv->key,
-                                  sec->kvs[j].line);
+        if (lf_option_is_core_key(core_keys, kv->key) &&
+            lf_option_check_duplicate(sec, i, err) != LFP_OK)
+            return LFP_ERR_CONFIG;
     }
     return LFP_OK;
 }

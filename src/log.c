@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "timeutil.h"
+
 #define LOG_FOLD_SECONDS 10
 
 int lf_log_level_cur = LFP_LOG_INFO;
@@ -39,18 +41,6 @@ int lf_log_level_parse(const char *s)
     return -1;
 }
 
-static void log_stamp(char *buf, size_t cap)
-{
-    struct timespec ts;
-    struct tm tm;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    (void)snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                   tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
-}
-
 void lf_log_write(const char *component, int level, const char *fmt, ...)
 {
     char msg[512];
@@ -75,7 +65,8 @@ void lf_log_write(const char *component, int level, const char *fmt, ...)
         pthread_mutex_unlock(&log_lock);
         return;
     }
-    log_stamp(stamp, sizeof(stamp));
+    lf_time_format_iso(lf_time_now_ns(), stamp);
+    stamp[LF_TIME_ISO_LEN] = '\0';
     if (log_repeats > 0)
         (void)fprintf(stderr, "%s %s (repeated %lu times)\n", stamp, log_last,
                       log_repeats);

@@ -289,6 +289,20 @@ static int option_unknown(const struct lfp_option *table, const char *what,
                       kv->line, kv->key, what, keys);
 }
 
+int lf_option_check_duplicate(const struct lf_section *sec, size_t i,
+                              struct lfp_err *err)
+{
+    const struct lf_kv *kv = &sec->kvs[i];
+
+    for (size_t j = 0; j < i; j++)
+        if (strcmp(sec->kvs[j].key, kv->key) == 0)
+            return lf_err_set(err, LFP_ERR_CONFIG,
+                              "%s:%d: duplicate key '%s' (first set at line "
+                              "%d)",
+                              kv->file, kv->line, kv->key, sec->kvs[j].line);
+    return LFP_OK;
+}
+
 static int option_apply_kv(const struct lfp_option *table, const char *what,
                            const struct lf_section *sec, size_t i, void *conf,
                            struct lfp_err *err)
@@ -300,15 +314,9 @@ static int option_apply_kv(const struct lfp_option *table, const char *what,
 
     if (!o)
         return option_unknown(table, what, kv, err);
-    if (!(o->flags & LFP_OPT_MULTI) && o->type != LFP_OPT_PREFIX) {
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(sec->kvs[j].key, kv->key) == 0)
-                return lf_err_set(err, LFP_ERR_CONFIG,
-                                  "%s:%d: duplicate key '%s' (first set at "
-                                  "line %d)",
-                                  kv->file, kv->line, kv->key,
-                                  sec->kvs[j].line);
-    }
+    if (!(o->flags & LFP_OPT_MULTI) && o->type != LFP_OPT_PREFIX &&
+        lf_option_check_duplicate(sec, i, err) != LFP_OK)
+        return LFP_ERR_CONFIG;
     if (option_set(o, kv->key, kv->val, conf, why, sizeof(why)) == LFP_OK)
         return LFP_OK;
     option_expect(o, expect, sizeof(expect));

@@ -32,6 +32,10 @@ int lf_option_apply_kvlist(const struct lfp_option *table, const char *what,
                            const struct lfp_kvlist *kv,
                            const struct lf_section *origin, void *conf,
                            struct lfp_err *err) LF_MUST_CHECK;
+/* Fails with "file:line: duplicate key" if sec->kvs[i]'s key was already
+ * set earlier in sec. */
+int lf_option_check_duplicate(const struct lf_section *sec, size_t i,
+                              struct lfp_err *err) LF_MUST_CHECK;
 /* Whether key is one of core_keys (NULL-terminated; NULL: none). */
 int lf_option_is_core_key(const char *const *core_keys, const char *key);
 /* Frees what lf_option_apply allocated inside conf (not conf itself). */
