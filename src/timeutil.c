@@ -272,21 +272,7 @@ static int time_read_zone_name(const char *s, size_t len, size_t *pos)
 {
     static const char *const names[] = {"utc", "gmt", "ut", "z"};
 
-    for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
-        size_t nlen = strlen(names[k]);
-        size_t i;
-
-        if (len - *pos < nlen)
-            continue;
-        for (i = 0; i < nlen; i++)
-            if (time_lower((unsigned char)s[*pos + i]) != names[k][i])
-                break;
-        if (i == nlen) {
-            *pos += nlen;
-            return 0;
-        }
-    }
-    return -1;
+    return time_read_name(s, len, pos, names, 4, 0) < 0 ? -1 : 0;
 }
 
 /* Epoch seconds: optional '-', 1-11 digits, optional fraction. */
