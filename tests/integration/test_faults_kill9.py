@@ -9,14 +9,14 @@ spilled, and chunk files left by a kill are replayed by the next run."""
 import os
 import random
 import re
-import signal
 import subprocess
 import time
 
 from conftest import (LF_BIN, count_output_records, deadline,
                       expected_record, link_or_copy, parse_summary,
-                      parser_section, record_hash, rc_name, wait_until,
+                      parser_section, record_hash, rc_name,
                       write_config)
+from test_kill9 import file_size, kill_mid_file
 
 LINES = 1_000_000
 KILLS = 5
@@ -48,44 +48,11 @@ def kill9_config(src, db, out, storage):
             "    mem_buf_limit 300K\n" % (src, db, out))
 
 
-def file_size(path):
-    try:
-        return os.stat(path).st_size
-    except FileNotFoundError:
-        return 0
-
-
 def chunk_files(folder):
     try:
         return [n for n in os.listdir(folder) if n.endswith(".lfc")]
     except FileNotFoundError:
         return []
-
-
-def kill_mid_file(conf, out, err_path, grow_bytes, round_no):
-    """Starts logferry, waits until its output grew by grow_bytes, kills
-    it with SIGKILL. Returns the seconds it ran."""
-    start = file_size(out)
-    with open(err_path, "ab") as err:
-        proc = subprocess.Popen([str(LF_BIN), "-c", str(conf)],
-                                stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=err)
-    t0 = time.monotonic()
-    try:
-        grown = wait_until(
-            lambda: file_size(out) - start >= grow_bytes
-            or proc.poll() is not None, deadline(120))
-        ran = time.monotonic() - t0
-        assert proc.poll() is None, (
-            "round %d: logferry ended (%s) before it could be killed"
-            % (round_no, rc_name(proc.returncode)))
-        assert grown, "round %d: output grew too little" % round_no
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-    return ran
 
 
 def test_kill9_five_times_through_disk_buffer_loses_no_line(gen_log,
