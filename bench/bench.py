@@ -946,10 +946,10 @@ def main(argv=None):
     figs = figures(rows, steady, args)
 
     print()
-    print("input: %s lines, %.1f MB (nginx_upstream, seed 1); rounds: %d; "
-          "medians, RSS: the largest" % ("{:,}".format(tp.lines),
-                                         tp.bytes / MB, args.runs))
+    print("input: %s lines, %.1f MB (nginx_upstream, seed 1)"
+          % ("{:,}".format(tp.lines), tp.bytes / MB))
     if rows:
+        print("rounds: %d; medians, RSS: the largest" % args.runs)
         print_cases(rows)
     if steady is not None:
         print()
