@@ -38,6 +38,9 @@ struct lf_parser_rule {
      * NULL. Owned. */
     char *names[LF_PARSER_NAMES];
     uint16_t name_lens[LF_PARSER_NAMES];
+    /* LFP_FIELD_KEY_* of key and names: they live as long as the parser. */
+    uint8_t key_flags;
+    uint8_t name_flags[LF_PARSER_NAMES];
     char *rename; /* the rename target as written, until names are set */
 };
 

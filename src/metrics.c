@@ -89,12 +89,10 @@ int lf_metrics_new(const struct lfp_kvlist *opts, const char *file, int line,
     m->table = lf_malloc(sizeof(uint32_t) * m->table_size);
     memset(m->table, 0xff, sizeof(uint32_t) * m->table_size);
     m->scratch = lf_sketch_new(&m->st.sketch);
-    for (int j = 0; j < MF__COUNT + m->st.nlabels; j++) {
+    for (int j = 0; j < MF__COUNT + m->st.nlabels; j++)
         m->want[j] = j < MF_KIND0    ? metrics_fields[j]
                      : j < MF__COUNT ? lf_metrics_kinds[j - MF_KIND0].field
                                      : m->st.label_fields[j - MF__COUNT];
-        m->want_len[j] = (uint16_t)strlen(m->want[j]);
-    }
     metrics_overflow_init(m);
     *out = m;
     return LFP_OK;
@@ -163,6 +161,7 @@ struct lf_metrics_shard *lf_metrics_shard_new(struct lf_metrics *m)
     while (sh->cache_size < 2 * sh->cache_limit)
         sh->cache_size *= 2;
     sh->cache = lf_calloc(sh->cache_size, sizeof(*sh->cache));
+    lfp_find_init(&sh->find, m->want, MF__COUNT + m->st.nlabels);
     pthread_mutex_lock(&m->shards_lock);
     sh->next = m->shards;
     m->shards = sh;
@@ -398,25 +397,6 @@ static struct metrics_delta *metrics_delta_get(struct lf_metrics_shard *sh,
     return ep->delta[id];
 }
 
-/* Finds the fields the aggregator reads in one pass over the record. */
-static void metrics_fields_get(const struct lf_metrics *m,
-                               const struct lfp_record *rec,
-                               const struct lfp_field **got)
-{
-    int nwant = MF__COUNT + m->st.nlabels;
-
-    memset(got, 0, sizeof(const struct lfp_field *) * (size_t)nwant);
-    for (uint32_t i = 0; i < rec->nfields; i++) {
-        const struct lfp_field *f = &rec->fields[i];
-        for (int j = 0; j < nwant; j++) {
-            if (!got[j] && m->want_len[j] == f->key_len &&
-                memcmp(m->want[j], f->key, f->key_len) == 0) {
-                got[j] = f; /* no break: a label may be a read field */
-            }
-        }
-    }
-}
-
 static int metrics_number(const struct lfp_field *f, double *v)
 {
     if (!f)
@@ -464,7 +444,7 @@ static void metrics_record(struct lf_metrics_shard *sh,
     struct metrics_delta *d;
     uint32_t id;
 
-    metrics_fields_get(sh->m, rec, got);
+    lfp_find_fields(&sh->find, rec, got);
     /* A request has a status or an upstream; anything else (error log
      * lines, probes) is not counted here. */
     if (!got[MF_STATUS] && !got[MF_ADDRESS])

@@ -26,6 +26,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include <logferry/find.h>
+
 #include "metrics.h"
 #include "metrics_buf.h"
 #include "metrics_sketch.h"
@@ -206,7 +208,8 @@ struct lf_metrics_shard {
     uint32_t cache_size, cache_used, cache_limit;
     char *scratch; /* raw key being built */
     size_t scratch_cap;
-    uint64_t folded; /* records folded into __overflow__, this chunk */
+    struct lfp_find find; /* the fields read, m->want */
+    uint64_t folded;      /* records folded into __overflow__, this chunk */
     struct lf_metrics_shard *next;
 };
 
@@ -234,9 +237,8 @@ struct lf_metrics {
     int64_t last_expire_ns;
     struct lf_sketch *scratch; /* readers' (under agg_lock) */
     /* Record fields read, in metrics.c's order, then the label fields;
-     * with their lengths, so a record is scanned once. */
+     * each shard finds them with its own struct lfp_find. */
     const char *want[16 + METRICS_MAX_LABELS];
-    uint16_t want_len[16 + METRICS_MAX_LABELS];
 };
 
 /* Under agg_lock: moves every shard's deltas into the series; every

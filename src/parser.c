@@ -444,8 +444,18 @@ static void parser_name_suffix(struct lf_parser_rule *r, int i,
     r->name_lens[i] = (uint16_t)(n + sn);
 }
 
+/* The LFP_FIELD_KEY_* flags of a name the parser owns. */
+static uint8_t parser_key_flags(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e ||
+            s[i] == '"' || s[i] == '\\')
+            return LFP_FIELD_KEY_STABLE;
+    return LFP_FIELD_KEY_STABLE | LFP_FIELD_KEY_PLAIN;
+}
+
 /* Sets names[] from the rename target (when ecs is on), then the default
- * names of further outputs. */
+ * names of further outputs, and their flags. */
 static int parser_rule_names(const struct lf_parser *p,
                              struct lf_parser_rule *r, struct lfp_err *err)
 {
@@ -479,6 +489,10 @@ static int parser_rule_names(const struct lf_parser *p,
         parser_name_suffix(r, 1, primary, primary_len, "_list");
     if (r->type == LF_PT_ADDR_LIST && !r->names[2])
         parser_name_suffix(r, 2, primary, primary_len, "_list");
+    r->key_flags = parser_key_flags(r->key, r->key_len);
+    for (int i = 0; i < LF_PARSER_NAMES; i++)
+        if (r->names[i])
+            r->name_flags[i] = parser_key_flags(r->names[i], r->name_lens[i]);
     return LFP_OK;
 }
 
@@ -756,6 +770,7 @@ void lf_parser_key_init(const struct lf_parser *p, struct lf_parser_key *k,
     k->key_len = (uint16_t)key_len;
     k->type = LF_PT_NATIVE;
     k->is_time = 0;
+    k->key_flags = 0;
     k->rule = NULL;
     if (!(p->key_len_mask & (UINT64_C(1) << (key_len < 63 ? key_len : 63))))
         return;
@@ -765,10 +780,10 @@ void lf_parser_key_init(const struct lf_parser *p, struct lf_parser_key *k,
     k->rule = r;
     k->type = r->type;
     k->is_time = r->is_time;
-    if (r->names[0]) {
-        k->key = r->names[0];
-        k->key_len = r->name_lens[0];
-    }
+    /* The parser's copy of the name: it outlives any line. */
+    k->key = r->names[0] ? r->names[0] : r->key;
+    k->key_len = r->names[0] ? r->name_lens[0] : r->key_len;
+    k->key_flags = r->names[0] ? r->name_flags[0] : r->key_flags;
 }
 
 uint32_t lf_parser_key_nfields(const struct lf_parser_key *k)

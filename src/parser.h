@@ -128,8 +128,9 @@ uint64_t lf_parser_time_errors(const struct lf_parser *p);
 struct lf_parser_key {
     const char *key;
     uint16_t key_len;
-    uint8_t type;    /* enum lf_parser_type */
-    uint8_t is_time; /* the time_key: parsed into rec->ts_ns */
+    uint8_t type;      /* enum lf_parser_type */
+    uint8_t is_time;   /* the time_key: parsed into rec->ts_ns */
+    uint8_t key_flags; /* LFP_FIELD_KEY_* of key */
     const struct lf_parser_rule *rule; /* further names, unit; or NULL */
 };
 

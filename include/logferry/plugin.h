@@ -94,6 +94,13 @@ struct lfp_field {
  * producers that know the string is plain printable ASCII without quotes or
  * backslashes; setting it is always safe. */
 #define LFP_FIELD_ESCAPE 0x01
+/* Field flags on the key, hints a producer may give; leaving them clear is
+ * always safe. KEY_STABLE: the key's bytes stay at that address, unchanged,
+ * while the pipeline runs (a parser definition's names, static storage),
+ * so a consumer may recognise the key by its address. KEY_PLAIN: the key
+ * is printable ASCII without quotes or backslashes (no JSON escaping). */
+#define LFP_FIELD_KEY_STABLE 0x02
+#define LFP_FIELD_KEY_PLAIN 0x04
 
 /* Record flags. */
 #define LFP_REC_PARSE_ERROR 0x01 /* no parser matched: raw line kept */

@@ -260,28 +260,31 @@ static int values_to_ns(const char *s, size_t n, int unit, int64_t *ns)
 /* ---- fields ---------------------------------------------------------------
  */
 
+/* f's key flags stay; the value may need escaping. */
 static void values_set_str(struct lfp_field *f, const char *s, size_t n)
 {
     f->type = LFP_T_STR;
-    f->flags = LFP_FIELD_ESCAPE;
+    f->flags |= LFP_FIELD_ESCAPE;
     f->n = (uint32_t)n;
     f->v.s = s;
 }
 
 static struct lfp_field *values_add(struct lf_parser_line *line,
-                                    const char *key, uint16_t key_len)
+                                    const char *key, uint16_t key_len,
+                                    uint8_t key_flags)
 {
     struct lfp_field *f = lf_record_add(line->chunk, line->rec);
 
     f->key = key;
     f->key_len = key_len;
+    f->flags = key_flags;
     return f;
 }
 
 static struct lfp_field *values_add_k(struct lf_parser_line *line,
                                       const struct lf_parser_key *k)
 {
-    return values_add(line, k->key, k->key_len);
+    return values_add(line, k->key, k->key_len, k->key_flags);
 }
 
 /* Further output i (1 or 2) of k's rule, or NULL when it has none. */
@@ -292,7 +295,7 @@ static struct lfp_field *values_add_extra(struct lf_parser_line *line,
 
     if (!r || !r->names[i])
         return NULL;
-    return values_add(line, r->names[i], r->name_lens[i]);
+    return values_add(line, r->names[i], r->name_lens[i], r->name_flags[i]);
 }
 
 /* Converts s[0..n) into f per a scalar type. Returns 0, or -1 to keep a
@@ -439,7 +442,7 @@ static void values_list(struct lf_parser_line *line,
         }
     }
     f->type = arr[m - 1].type;
-    f->flags = arr[m - 1].flags;
+    f->flags |= arr[m - 1].flags;
     f->n = arr[m - 1].n;
     f->v = arr[m - 1].v;
     f = values_add_extra(line, k, 1);
@@ -544,10 +547,16 @@ static void values_addr(struct lf_parser_line *line,
 
     if (values_is_dash(s, n))
         return;
-    values_set_str(values_add_k(line, k), s, n);
-    if (values_ip(s, n, &ip, &ip_n, bin, &family) &&
-        (f = values_add_extra(line, k, 1)) != NULL)
+    f = values_add_k(line, k);
+    values_set_str(f, s, n);
+    if (!values_ip(s, n, &ip, &ip_n, bin, &family))
+        return;
+    if (ip_n == n) /* the address is the IP: digits, dots, hex, colons */
+        f->flags &= (uint8_t)~LFP_FIELD_ESCAPE;
+    if ((f = values_add_extra(line, k, 1)) != NULL) {
         values_set_str(f, ip, ip_n);
+        f->flags &= (uint8_t)~LFP_FIELD_ESCAPE;
+    }
 }
 
 /* One entry of an address list: s[*i..) up to a ',' or a blank, without
@@ -811,7 +820,7 @@ void lf_parser_emit_num(struct lf_parser_line *line,
     f = values_add_k(line, k);
     if (k->type == LF_PT_STRING) {
         values_set_str(f, s, n);
-        f->flags = 0; /* digits, sign, '.', 'e': nothing to escape */
+        f->flags &= (uint8_t)~LFP_FIELD_ESCAPE; /* digits, sign, '.', 'e' */
         return;
     }
     if (k->type == LF_PT_FLOAT) {

@@ -3,10 +3,9 @@
  * filter_classify.c - the `classify` filter: names the upstream failure a
  * record shows, in one taxonomy for every proxy format.
  *
- * For each record it gathers the evidence fields in one pass over the
- * record's fields (keys are compared by length first, so most fields cost
- * one integer compare per wanted key), asks classify_decide() (the rules,
- * classify_rules.c) and adds:
+ * For each record it gathers the evidence fields with the worker's finder
+ * (logferry/find.h: records of one layout cost one compare per key), asks
+ * classify_decide() (the rules, classify_rules.c) and adds:
  *
  *   event.outcome           "failure" when the status is failure_status or
  *                           above or the final upstream attempt failed,
@@ -17,11 +16,13 @@
  *                           requests that were tried more than once
  *
  * Parse errors and dropped records are left alone. The strings added are
- * static; only the chunk's arena grows (record_add). No per-worker state.
+ * static; only the chunk's arena grows (record_add). Per worker: the
+ * finder, which remembers where the keys were in the last record.
  */
 #include <stddef.h>
 #include <string.h>
 
+#include <logferry/find.h>
 #include <logferry/plugin.h>
 
 #include "classify_conf.h"
@@ -33,14 +34,7 @@ struct classify_ctx {
     const struct lfp_host *host;
     int64_t failure_status;
     const char *keys[CLASSIFY_K__COUNT]; /* borrowed from the conf */
-    size_t key_lens[CLASSIFY_K__COUNT];
-    uint64_t len_mask; /* bit min(len, 63) of every key */
 };
-
-static uint64_t classify_len_bit(size_t len)
-{
-    return UINT64_C(1) << (len < 63 ? len : 63);
-}
 
 static int classify_init(struct lfp_instance *ins, const struct lfp_host *host,
                          const void *vconf, void **out, struct lfp_err *err)
@@ -52,11 +46,8 @@ static int classify_init(struct lfp_instance *ins, const struct lfp_host *host,
     (void)err;
     ctx->host = host;
     ctx->failure_status = conf->failure_status;
-    for (int i = 0; i < CLASSIFY_K__COUNT; i++) {
+    for (int i = 0; i < CLASSIFY_K__COUNT; i++)
         ctx->keys[i] = conf->keys[i]; /* conf outlives the instance */
-        ctx->key_lens[i] = conf->keys[i] ? strlen(conf->keys[i]) : 0;
-        ctx->len_mask |= classify_len_bit(ctx->key_lens[i]);
-    }
     *out = ctx;
     return LFP_OK;
 }
@@ -69,25 +60,20 @@ static void classify_destroy(void *vctx)
         ctx->host->mem_free(ctx);
 }
 
-/* Finds the evidence fields of rec in one pass; a field whose key length
- * no evidence key has costs one bit test. */
-static void classify_gather(const struct classify_ctx *ctx,
-                            const struct lfp_record *rec,
-                            struct classify_evidence *ev)
+static void *classify_worker_new(void *vctx)
 {
-    memset(ev, 0, sizeof(*ev));
-    for (uint32_t i = 0; i < rec->nfields; i++) {
-        const struct lfp_field *f = &rec->fields[i];
-        if (!(ctx->len_mask & classify_len_bit(f->key_len)))
-            continue;
-        for (int k = 0; k < CLASSIFY_K__COUNT; k++) {
-            if (f->key_len == ctx->key_lens[k] && !ev->f[k] &&
-                memcmp(f->key, ctx->keys[k], f->key_len) == 0) {
-                ev->f[k] = f;
-                break;
-            }
-        }
-    }
+    const struct classify_ctx *ctx = vctx;
+    struct lfp_find *fd = ctx->host->mem_calloc(1, sizeof(*fd));
+
+    lfp_find_init(fd, ctx->keys, CLASSIFY_K__COUNT);
+    return fd;
+}
+
+static void classify_worker_free(void *vctx, void *wctx)
+{
+    const struct classify_ctx *ctx = vctx;
+
+    ctx->host->mem_free(wctx);
 }
 
 static void classify_add_str(const struct classify_ctx *ctx,
@@ -99,12 +85,13 @@ static void classify_add_str(const struct classify_ctx *ctx,
     f->key = key;
     f->key_len = (uint16_t)key_len;
     f->type = LFP_T_STR;
-    f->flags = 0; /* plain ASCII from static storage */
+    /* Static storage, plain ASCII: key and value. */
+    f->flags = LFP_FIELD_KEY_STABLE | LFP_FIELD_KEY_PLAIN;
     f->n = (uint32_t)strlen(s);
     f->v.s = s;
 }
 
-static void classify_record(const struct classify_ctx *ctx,
+static void classify_record(const struct classify_ctx *ctx, struct lfp_find *fd,
                             struct lfp_chunk *chunk, struct lfp_record *rec)
 {
     struct classify_evidence ev;
@@ -113,7 +100,7 @@ static void classify_record(const struct classify_ctx *ctx,
     const char *outcome = NULL;
     int is_failure;
 
-    classify_gather(ctx, rec, &ev);
+    lfp_find_fields(fd, rec, ev.f);
     classify_decide(&ev, &res);
     st = ev.f[CLASSIFY_K_STATUS];
     is_failure = res.cls != CLASSIFY_NONE && res.is_final;
@@ -134,6 +121,7 @@ static void classify_record(const struct classify_ctx *ctx,
         f->key = "upstream.failed_attempt";
         f->key_len = sizeof("upstream.failed_attempt") - 1;
         f->type = LFP_T_INT;
+        f->flags = LFP_FIELD_KEY_STABLE | LFP_FIELD_KEY_PLAIN;
         f->v.i = res.failed_attempt;
     }
 }
@@ -142,12 +130,11 @@ static void classify_filter(void *vctx, void *wctx, struct lfp_chunk *chunk)
 {
     const struct classify_ctx *ctx = vctx;
 
-    (void)wctx;
     for (uint32_t i = 0; i < chunk->nrecords; i++) {
         struct lfp_record *rec = &chunk->records[i];
         if (rec->flags & (LFP_REC_DROPPED | LFP_REC_PARSE_ERROR))
             continue;
-        classify_record(ctx, chunk, rec);
+        classify_record(ctx, wctx, chunk, rec);
     }
 }
 
@@ -162,6 +149,8 @@ const struct lfp_filter_def filter_classify_def = {
     .options = classify_options,
     .conf_size = sizeof(struct classify_conf),
     .init = classify_init,
+    .worker_new = classify_worker_new,
+    .worker_free = classify_worker_free,
     .filter = classify_filter,
     .destroy = classify_destroy,
 };

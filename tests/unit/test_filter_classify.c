@@ -32,6 +32,7 @@ struct fixture {
     void *ctx;
     struct lf_parser *p;
     struct lf_parser_worker *w;
+    void *fw; /* the filter's worker */
     struct lfp_chunk *chunk;
     size_t used;
 };
@@ -55,11 +56,13 @@ static void fixture_open(struct fixture *fx, const char *parser,
     if (lf_parser_new_builtin(parser, &fx->p, &err) != LFP_OK)
         fail_msg("%s: %s", parser, err.msg);
     fx->w = lf_parser_worker_new(fx->p);
+    fx->fw = def->worker_new(fx->ctx);
     fx->chunk = lf_chunk_new(RAW_CAP, (size_t)64 << 10);
 }
 
 static void fixture_close(struct fixture *fx)
 {
+    filter_classify_def.worker_free(fx->ctx, fx->fw);
     filter_classify_def.destroy(fx->ctx);
     lf_chunk_free(fx->chunk);
     lf_parser_worker_free(fx->w);
@@ -80,7 +83,7 @@ static struct lfp_record *classify_line(struct fixture *fx, const char *line)
     memcpy(raw, line, len);
     lf_chunk_add_line(fx->chunk, 0, (uint32_t)len, 0);
     (void)lf_parser_parse(fx->p, fx->w, fx->chunk, &fx->chunk->records[0]);
-    filter_classify_def.filter(fx->ctx, NULL, fx->chunk);
+    filter_classify_def.filter(fx->ctx, fx->fw, fx->chunk);
     return &fx->chunk->records[0];
 }
 
@@ -424,7 +427,7 @@ static void test_parse_errors_and_dropped_records_are_left_alone(void **state)
     rec = &fx.chunk->records[0];
     assert_int_equal(lf_parser_parse(fx.p, fx.w, fx.chunk, rec), LFP_OK);
     rec->flags |= LFP_REC_DROPPED;
-    filter_classify_def.filter(fx.ctx, NULL, fx.chunk);
+    filter_classify_def.filter(fx.ctx, fx.fw, fx.chunk);
     assert_null(get(rec, "upstream.error"));
     assert_null(get(rec, "event.outcome"));
     fixture_close(&fx);
@@ -454,7 +457,7 @@ static void test_every_record_of_a_chunk_is_classified(void **state)
         used += n;
         (void)lf_parser_parse(fx.p, fx.w, fx.chunk, &fx.chunk->records[i]);
     }
-    filter_classify_def.filter(fx.ctx, NULL, fx.chunk);
+    filter_classify_def.filter(fx.ctx, fx.fw, fx.chunk);
     assert_int_equal(fx.chunk->nrecords, 4);
     for (size_t i = 0; i < 4; i++) {
         const struct lfp_field *e =

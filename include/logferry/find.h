@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * logferry/find.h - finding several fields of a record at once, for filters
+ * and aggregators that read the same keys from every record.
+ *
+ * Header-only: it is compiled into the plugin and adds nothing to the ABI.
+ * Records from one parser come in a few layouts: the same keys in the same
+ * order, give or take an optional field. A finder remembers the last
+ * layouts it saw, by the addresses of their keys, with where each wanted
+ * key was; a record whose keys are all LFP_FIELD_KEY_STABLE and sit at the
+ * addresses of a remembered layout costs one pointer compare per field and
+ * no string compare. Any other record is scanned (keys compared by length
+ * first, then by content) and its layout remembered when it can be.
+ *
+ *   static const char *const keys[] = {"http.response.status_code",
+ *                                      "upstream.error"};
+ *   struct lfp_find *fd = malloc(sizeof(*fd));
+ *   const struct lfp_field *got[2];
+ *
+ *   lfp_find_init(fd, keys, 2);                   once, per thread
+ *   lfp_find_fields(fd, rec, got);                per record
+ *
+ * got[k] is the first field of rec with key k, or NULL. A finder is
+ * written by every lookup: give each worker its own, and a new one when
+ * the pipeline is rebuilt (stable keys are stable for one pipeline).
+ */
+#ifndef LOGFERRY_FIND_H
+#define LOGFERRY_FIND_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include <logferry/plugin.h>
+
+#define LFP_FIND_MAX 64    /* keys per finder */
+#define LFP_FIND_FIELDS 64 /* longest record whose layout is remembered */
+#define LFP_FIND_LAYOUTS 8 /* layouts remembered */
+
+struct lfp_find_layout {
+    uint32_t nfields; /* 0: unused */
+    const char *keys[LFP_FIND_FIELDS];
+    int8_t at[LFP_FIND_MAX]; /* index of wanted key k, or -1 */
+};
+
+struct lfp_find {
+    int nkeys;
+    const char *keys[LFP_FIND_MAX]; /* borrowed: they outlive the finder */
+    uint16_t lens[LFP_FIND_MAX];
+    uint64_t len_mask; /* bit min(len, 63) of every key */
+    unsigned next;     /* layout slot to replace next */
+    struct lfp_find_layout layouts[LFP_FIND_LAYOUTS];
+};
+
+static inline uint64_t lfp_find_len_bit(size_t len)
+{
+    return UINT64_C(1) << (len < 63 ? len : 63);
+}
+
+/* Sets fd up for keys[0..n) (n at most LFP_FIND_MAX; more are ignored). A
+ * NULL or empty key is never found. */
+static inline void lfp_find_init(struct lfp_find *fd, const char *const *keys,
+                                 int n)
+{
+    memset(fd, 0, sizeof(*fd));
+    fd->nkeys = n < LFP_FIND_MAX ? n : LFP_FIND_MAX;
+    for (int k = 0; k < fd->nkeys; k++) {
+        size_t len = keys[k] ? strlen(keys[k]) : 0;
+        fd->keys[k] = keys[k];
+        fd->lens[k] = (uint16_t)(len <= UINT16_MAX ? len : 0);
+        if (fd->lens[k])
+            fd->len_mask |= lfp_find_len_bit(len);
+    }
+}
+
+/* The remembered layout of rec, or NULL. */
+static inline const struct lfp_find_layout *
+lfp_find_layout_of(const struct lfp_find *fd, const struct lfp_record *rec)
+{
+    for (int j = 0; j < LFP_FIND_LAYOUTS; j++) {
+        const struct lfp_find_layout *l = &fd->layouts[j];
+        uint32_t i;
+        if (l->nfields != rec->nfields)
+            continue;
+        for (i = 0; i < rec->nfields; i++)
+            if (rec->fields[i].key != l->keys[i] ||
+                !(rec->fields[i].flags & LFP_FIELD_KEY_STABLE))
+                break;
+        if (i == rec->nfields)
+            return l;
+    }
+    return NULL;
+}
+
+/* The scan: each field whose key length some wanted key has is compared
+ * with those keys. Remembers the layout when every key is stable. */
+static inline void lfp_find_scan(struct lfp_find *fd,
+                                 const struct lfp_record *rec,
+                                 const struct lfp_field **got)
+{
+    struct lfp_find_layout *l = &fd->layouts[fd->next];
+    int stable = rec->nfields > 0 && rec->nfields <= LFP_FIND_FIELDS;
+
+    for (int k = 0; k < fd->nkeys; k++)
+        got[k] = NULL;
+    for (uint32_t i = 0; i < rec->nfields; i++) {
+        const struct lfp_field *f = &rec->fields[i];
+        if (!(f->flags & LFP_FIELD_KEY_STABLE))
+            stable = 0;
+        if (!(fd->len_mask & lfp_find_len_bit(f->key_len)))
+            continue;
+        for (int k = 0; k < fd->nkeys; k++)
+            if (!got[k] && f->key_len == fd->lens[k] &&
+                memcmp(f->key, fd->keys[k], f->key_len) == 0)
+                got[k] = f; /* no break: two wanted keys may be equal */
+    }
+    if (!stable)
+        return;
+    l->nfields = rec->nfields;
+    for (uint32_t i = 0; i < rec->nfields; i++)
+        l->keys[i] = rec->fields[i].key;
+    for (int k = 0; k < fd->nkeys; k++)
+        l->at[k] = (int8_t)(got[k] ? got[k] - rec->fields : -1);
+    fd->next = (fd->next + 1) % LFP_FIND_LAYOUTS;
+}
+
+/* got[k] is the first field of key k in rec, or NULL when rec has none. */
+static inline void lfp_find_fields(struct lfp_find *fd,
+                                   const struct lfp_record *rec,
+                                   const struct lfp_field **got)
+{
+    const struct lfp_find_layout *l = lfp_find_layout_of(fd, rec);
+
+    if (!l) {
+        lfp_find_scan(fd, rec, got);
+        return;
+    }
+    for (int k = 0; k < fd->nkeys; k++)
+        got[k] = l->at[k] >= 0 ? &rec->fields[l->at[k]] : NULL;
+}
+
+#endif
