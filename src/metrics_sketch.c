@@ -152,6 +152,10 @@ static void sketch_bucket_add(struct lf_sketch *s, int32_t i, uint64_t n)
 {
     int32_t lo = i, hi = i;
 
+    if (i >= s->offset && i - s->offset < s->nbins) { /* the usual case */
+        s->bins[i - s->offset] += n;
+        return;
+    }
     if (s->nbins > 0) {
         if (s->offset < lo)
             lo = s->offset;
