@@ -7,6 +7,9 @@
  * as UTF-8 sequences (overlongs, surrogates and values past U+10FFFF are
  * invalid) and each invalid byte becomes \ufffd. Keys go through the same
  * escaper, so a key from a JSON input cannot break the output either.
+ * Strings without LFP_FIELD_ESCAPE and keys with LFP_FIELD_KEY_PLAIN are
+ * copied as they are: their producer checked them once (a parser's names
+ * at build time, an IP when it was parsed).
  */
 #include "json_out.h"
 
@@ -247,7 +250,10 @@ static char *json_value(char *o, const struct lfp_field *f)
     switch (f->type) {
     case LFP_T_STR:
         *o++ = '"';
-        o = json_str_body(o, (const unsigned char *)f->v.s, f->n);
+        if (f->flags & LFP_FIELD_ESCAPE)
+            o = json_str_body(o, (const unsigned char *)f->v.s, f->n);
+        else
+            o = json_put(o, f->v.s, f->n); /* the producer vouches for it */
         *o++ = '"';
         return o;
     case LFP_T_INT:
@@ -302,11 +308,14 @@ size_t lf_json_record_bound(const struct lfp_record *rec)
     return n;
 }
 
-static char *json_key(char *o, const char *key, size_t n)
+static char *json_key(char *o, const struct lfp_field *f)
 {
     *o++ = ',';
     *o++ = '"';
-    o = json_str_body(o, (const unsigned char *)key, n);
+    if (f->flags & LFP_FIELD_KEY_PLAIN)
+        o = json_put(o, f->key, f->key_len);
+    else
+        o = json_str_body(o, (const unsigned char *)f->key, f->key_len);
     *o++ = '"';
     *o++ = ':';
     return o;
@@ -324,7 +333,7 @@ size_t lf_json_record(const struct lfp_record *rec, char *buf)
     *o++ = '"';
     for (uint32_t i = 0; i < rec->nfields; i++) {
         const struct lfp_field *f = &rec->fields[i];
-        o = json_key(o, f->key, f->key_len);
+        o = json_key(o, f);
         o = json_value(o, f);
     }
     if (rec->nfields == 0) {
