@@ -76,6 +76,8 @@ static inline void lfp_find_init(struct lfp_find *fd, const char *const *keys,
 static inline const struct lfp_find_layout *
 lfp_find_layout_of(const struct lfp_find *fd, const struct lfp_record *rec)
 {
+    if (rec->nfields == 0) /* unused slots have nfields 0 */
+        return NULL;
     for (int j = 0; j < LFP_FIND_LAYOUTS; j++) {
         const struct lfp_find_layout *l = &fd->layouts[j];
         uint32_t i;

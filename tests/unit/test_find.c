@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * test_find.c - logferry/find.h: the fields found are those a plain scan
+ * finds, whether the layout is remembered or not, and a remembered layout
+ * is never trusted for keys that are not stable.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <logferry/find.h>
+
+#define STABLE (LFP_FIELD_KEY_STABLE | LFP_FIELD_KEY_PLAIN)
+
+static const char *const wanted[] = {"status", "upstream.address", "error",
+                                     "status"};
+#define NWANTED 4
+
+static void set(struct lfp_field *f, const char *key, uint8_t flags, int64_t v)
+{
+    memset(f, 0, sizeof(*f));
+    f->key = key;
+    f->key_len = (uint16_t)strlen(key);
+    f->flags = flags;
+    f->type = LFP_T_INT;
+    f->v.i = v;
+}
+
+/* What a plain scan finds: the first field of each wanted key. */
+static void scan(const struct lfp_record *rec, const struct lfp_field **got)
+{
+    for (int k = 0; k < NWANTED; k++) {
+        got[k] = NULL;
+        for (uint32_t i = 0; i < rec->nfields && !got[k]; i++)
+            if (strlen(wanted[k]) == rec->fields[i].key_len &&
+                memcmp(wanted[k], rec->fields[i].key, rec->fields[i].key_len) ==
+                    0)
+                got[k] = &rec->fields[i];
+    }
+}
+
+static void check(struct lfp_find *fd, const struct lfp_record *rec)
+{
+    const struct lfp_field *got[NWANTED], *want[NWANTED];
+
+    lfp_find_fields(fd, rec, got);
+    scan(rec, want);
+    for (int k = 0; k < NWANTED; k++)
+        assert_ptr_equal(got[k], want[k]);
+}
+
+static void test_layouts_give_what_a_scan_gives(void **state)
+{
+    static const char *const keys[] = {"time",  "status", "referrer",
+                                       "bytes", "error",  "upstream.address"};
+    struct lfp_find fd;
+    struct lfp_field fields[8];
+    struct lfp_record rec = {.fields = fields};
+
+    (void)state;
+    lfp_find_init(&fd, wanted, NWANTED);
+    /* Every subset of the six keys, in order, twice over: 64 layouts
+     * through 8 slots, each seen again after it may have been replaced. */
+    for (int round = 0; round < 2; round++) {
+        for (unsigned mask = 0; mask < 64; mask++) {
+            rec.nfields = 0;
+            for (int i = 0; i < 6; i++)
+                if (mask & (1u << i))
+                    set(&fields[rec.nfields++], keys[i], STABLE, i);
+            check(&fd, &rec);
+            check(&fd, &rec); /* now from the remembered layout */
+        }
+    }
+}
+
+static void test_a_duplicate_key_gives_the_first(void **state)
+{
+    struct lfp_find fd;
+    struct lfp_field fields[3];
+    struct lfp_record rec = {.fields = fields, .nfields = 3};
+    const struct lfp_field *got[NWANTED];
+
+    (void)state;
+    lfp_find_init(&fd, wanted, NWANTED);
+    set(&fields[0], "status", STABLE, 1);
+    set(&fields[1], "error", STABLE, 2);
+    set(&fields[2], "status", STABLE, 3);
+    for (int i = 0; i < 2; i++) {
+        lfp_find_fields(&fd, &rec, got);
+        assert_ptr_equal(got[0], &fields[0]);
+        assert_ptr_equal(got[3], &fields[0]); /* a key wanted twice */
+        assert_ptr_equal(got[2], &fields[1]);
+        assert_null(got[1]);
+    }
+}
+
+static void test_unstable_keys_are_compared_every_time(void **state)
+{
+    struct lfp_find fd;
+    struct lfp_field fields[2];
+    struct lfp_record rec = {.fields = fields, .nfields = 2};
+    const struct lfp_field *got[NWANTED];
+    char key[] = "status"; /* like a key in a line's buffer */
+
+    (void)state;
+    lfp_find_init(&fd, wanted, NWANTED);
+    set(&fields[0], key, 0, 1);
+    set(&fields[1], "error", STABLE, 2);
+    lfp_find_fields(&fd, &rec, got);
+    assert_ptr_equal(got[0], &fields[0]);
+    memcpy(key, "statux", 6); /* same address, other key */
+    lfp_find_fields(&fd, &rec, got);
+    assert_null(got[0]);
+    assert_ptr_equal(got[2], &fields[1]);
+}
+
+static void test_a_moved_key_is_not_taken_for_the_layout(void **state)
+{
+    struct lfp_find fd;
+    struct lfp_field fields[3];
+    struct lfp_record rec = {.fields = fields, .nfields = 3};
+
+    (void)state;
+    lfp_find_init(&fd, wanted, NWANTED);
+    set(&fields[0], "status", STABLE, 1);
+    set(&fields[1], "error", STABLE, 2);
+    set(&fields[2], "upstream.address", STABLE, 3);
+    check(&fd, &rec);
+    /* Same count, two keys swapped: another layout. */
+    set(&fields[0], "error", STABLE, 2);
+    set(&fields[1], "status", STABLE, 1);
+    check(&fd, &rec);
+    rec.nfields = 0;
+    check(&fd, &rec);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_layouts_give_what_a_scan_gives),
+        cmocka_unit_test(test_a_duplicate_key_gives_the_first),
+        cmocka_unit_test(test_unstable_keys_are_compared_every_time),
+        cmocka_unit_test(test_a_moved_key_is_not_taken_for_the_layout),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
