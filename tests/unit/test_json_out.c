@@ -116,6 +116,29 @@ static void test_random_bytes_always_give_valid_json(void **state)
     }
 }
 
+/* Flagged keys and values are copied; the others still escaped. */
+static void test_plain_flags_copy_and_others_escape(void **state)
+{
+    struct lfp_field f[3];
+    struct lfp_record rec = {.fields = f, .nfields = 3};
+    char *text;
+    yajl_val v;
+
+    (void)state;
+    memset(f, 0, sizeof(f));
+    lf_field_set_str(&f[0], "source.ip", "10.0.0.1", 8);
+    f[0].flags = LFP_FIELD_KEY_PLAIN | LFP_FIELD_KEY_STABLE;
+    lf_field_set_str(&f[1], "k\"q", "a\"b\n", 4);
+    lf_field_set_str(&f[2], "plain.key", "x\"y", 3);
+    f[2].flags |= LFP_FIELD_KEY_PLAIN;
+    v = roundtrip(&rec, &text);
+    assert_non_null(strstr(text, ",\"source.ip\":\"10.0.0.1\""));
+    assert_non_null(strstr(text, ",\"k\\\"q\":\"a\\\"b\\n\""));
+    assert_string_equal(get_str(v, "plain.key"), "x\"y");
+    yajl_tree_free(v);
+    lf_free(text);
+}
+
 static void test_numbers_bools_nulls_arrays(void **state)
 {
     struct lfp_field arr[2];
@@ -236,6 +259,7 @@ int main(void)
         cmocka_unit_test(test_escapes_controls_quotes_and_backslashes),
         cmocka_unit_test(test_valid_utf8_passes_invalid_becomes_replacement),
         cmocka_unit_test(test_random_bytes_always_give_valid_json),
+        cmocka_unit_test(test_plain_flags_copy_and_others_escape),
         cmocka_unit_test(test_numbers_bools_nulls_arrays),
         cmocka_unit_test(test_doubles_round_trip_exactly),
         cmocka_unit_test(test_unparsed_record_keeps_raw_line_and_marks),

@@ -207,6 +207,11 @@ static void test_regex_nginx_upstream_line_gives_typed_fields(void **state)
     assert_memory_equal(rec->fields[12].key, "upstream_status", 15);
     assert_ptr_equal(field(rec, "remote_addr")->v.s, rec->raw);
     assert_true(field(rec, "remote_addr")->flags & LFP_FIELD_ESCAPE);
+    /* Keys with a rule are the parser's own copies: stable and plain;
+     * a group without one keeps PCRE2's name and no promise. */
+    assert_int_equal(field(rec, "status")->flags & 0x06,
+                     LFP_FIELD_KEY_STABLE | LFP_FIELD_KEY_PLAIN);
+    assert_int_equal(field(rec, "request")->flags & 0x06, 0);
     assert_int_equal(lf_parser_parse_errors(fx.p), 0);
     assert_int_equal(lf_parser_conv_errors(fx.p), 0);
     assert_string_equal(lf_parser_name(fx.p), "nginx_upstream");
@@ -583,6 +588,8 @@ static void test_json_nested_objects_flatten_to_dotted_keys(void **state)
     assert_float_field(rec, "big", 12345678901234567890.0);
     assert_float_field(rec, "e", 1000.0);
     assert_str(rec, "after", "z");
+    /* A key in the line's buffer is not stable. */
+    assert_int_equal(field(rec, "after")->flags & LFP_FIELD_KEY_STABLE, 0);
     assert_int_equal(field(rec, "f")->type, LFP_T_BOOL);
     assert_int_equal(field(rec, "f")->v.i, 0);
     assert_int_equal(rec->nfields, 10);
