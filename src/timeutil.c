@@ -15,7 +15,8 @@
  * previous call, their value is reused and only the ops after them run.
  * A parse fills the cache only when every cached op read its full width:
  * then the result depends on those bytes alone, so a byte-equal prefix
- * always means the same seconds.
+ * always means the same seconds. Before that, a string byte-equal to the
+ * last one parsed with the format gets its result straight away.
  */
 #include "timeutil.h"
 
@@ -452,8 +453,14 @@ int lf_time_parse(const struct lf_timefmt *tf, struct lf_timecache *cache,
     size_t pos = 0, key_end = 0;
     uint32_t i = 0;
     int64_t sec = 0;
-    int is_cached = time_cache_hit(tf, cache, s, len);
+    int is_cached;
 
+    if (cache && cache->whole_fmt == tf->id && cache->whole_len == len &&
+        memcmp(cache->whole, s, len) == 0) {
+        *ts_ns = cache->whole_ns;
+        return LFP_OK;
+    }
+    is_cached = time_cache_hit(tf, cache, s, len);
     if (is_cached) {
         sec = cache->sec;
         pos = tf->key_width;
@@ -480,6 +487,12 @@ int lf_time_parse(const struct lf_timefmt *tf, struct lf_timecache *cache,
         *ts_ns = sec * INT64_C(1000000000) - tp.frac_ns;
     else
         *ts_ns = sec * INT64_C(1000000000) + tp.frac_ns;
+    if (cache && len <= sizeof(cache->whole)) {
+        memcpy(cache->whole, s, len);
+        cache->whole_len = (uint32_t)len;
+        cache->whole_fmt = tf->id;
+        cache->whole_ns = *ts_ns;
+    }
     return LFP_OK;
 }
 

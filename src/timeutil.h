@@ -55,6 +55,12 @@ struct lf_timecache {
     uint64_t fmt_id; /* the format that filled key; 0: empty */
     int64_t sec;     /* seconds of the date and time in key, before the zone
                         offset is applied */
+    /* The last whole string parsed and its result: log lines come many
+     * to a second, with the same time text. */
+    char whole[48];
+    uint32_t whole_len;
+    uint64_t whole_fmt; /* 0: empty */
+    int64_t whole_ns;
 };
 
 /* Parses s[0..len) with tf; stores ns since the epoch (UTC) in *ts_ns.

@@ -277,6 +277,13 @@ static void test_cache_reuses_seconds_for_iso_fractions(void **state)
     assert_int_equal(cache.key_len, 19);
     assert_int_equal(lf_time_parse(tf, &cache, b, strlen(b), &ts), LFP_OK);
     assert_int_equal(ts, INT64_C(1748777696) * NS + 200000000);
+    /* The same text again, whole; a prefix of it is not a match. */
+    assert_int_equal(lf_time_parse(tf, &cache, b, strlen(b), &ts), LFP_OK);
+    assert_int_equal(ts, INT64_C(1748777696) * NS + 200000000);
+    assert_int_equal(lf_time_parse(tf, &cache, b, strlen(b) - 1, &ts),
+                     LFP_ERR_PARSE);
+    assert_int_equal(lf_time_parse(tf, &cache, a, strlen(a), &ts), LFP_OK);
+    assert_int_equal(ts, INT64_C(1748781296) * NS + 100000000);
     lf_timefmt_free(tf);
 }
 
