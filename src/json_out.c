@@ -18,6 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "timeutil.h"
 
@@ -122,21 +125,73 @@ static int json_word_plain(uint64_t w)
     return ((ctl | quote | bslash | w) & high) == 0;
 }
 
+#ifdef __SSE2__
+/* Length of the run of plain bytes at the start of s[0..n): none below
+ * 0x20, no '"', no '\\', none >= 0x80. Sixteen bytes at a time. */
+static size_t json_plain_run(const unsigned char *s, size_t n)
+{
+    const __m128i quote = _mm_set1_epi8('"');
+    const __m128i bslash = _mm_set1_epi8('\\');
+    const __m128i ctl_max = _mm_set1_epi8(0x1f);
+    size_t i = 0, at;
+    unsigned mask;
+
+    for (;; i += 16) {
+        __m128i v, ctl, bad;
+        if (i + 16 > n) {
+            if (n < 16 || i == n)
+                break;
+            at = n - 16; /* the last 16 bytes, some already seen */
+        } else {
+            at = i;
+        }
+        v = _mm_loadu_si128((const __m128i *)(const void *)(s + at));
+        ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, ctl_max), v);
+        bad = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash));
+        /* The sign bit of v itself marks the bytes >= 0x80. */
+        mask = (unsigned)_mm_movemask_epi8(
+            _mm_or_si128(_mm_or_si128(bad, ctl), v));
+        mask &= ~((1u << (i - at)) - 1); /* bytes before i were plain */
+        if (mask)
+            return at + (size_t)__builtin_ctz(mask);
+        if (at != i)
+            return n;
+    }
+    if (n >= 8 && i == 0) { /* 8 to 15 bytes: two words, overlapping */
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        if (json_word_plain(a) && json_word_plain(b))
+            return n;
+    }
+    while (i < n && json_class[s[i]] == 0)
+        i++;
+    return i;
+}
+#else
+static size_t json_plain_run(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+
+    while (i + 8 <= n) {
+        uint64_t w;
+        memcpy(&w, s + i, sizeof(w));
+        if (!json_word_plain(w))
+            break;
+        i += 8;
+    }
+    while (i < n && json_class[s[i]] == 0)
+        i++;
+    return i;
+}
+#endif
+
 static char *json_str_body(char *o, const unsigned char *s, size_t n)
 {
     size_t i = 0;
 
     while (i < n) {
-        size_t run = i;
-        while (run + 8 <= n) {
-            uint64_t w;
-            memcpy(&w, s + run, sizeof(w));
-            if (!json_word_plain(w))
-                break;
-            run += 8;
-        }
-        while (run < n && json_class[s[run]] == 0)
-            run++;
+        size_t run = i + json_plain_run(s + i, n - i);
         memcpy(o, s + i, run - i);
         o += run - i;
         i = run;
@@ -170,21 +225,39 @@ size_t lf_json_string(const char *s, size_t n, char *buf)
     return (size_t)(o - buf);
 }
 
+static const char json_digits2[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233"
+    "34353637383940414243444546474849505152535455565758596061626364656667"
+    "6869707172737475767778798081828384858687888990919293949596979899";
+
+/* Decimal digits of u, written in place from the right, two at a time. */
+static char *json_uint(char *o, uint64_t u)
+{
+    int n = 1;
+    char *t;
+
+    for (uint64_t p = 10; n < 20 && u >= p; p *= 10)
+        n++;
+    t = o + n;
+    while (u >= 100) {
+        t -= 2;
+        memcpy(t, json_digits2 + (u % 100) * 2, 2);
+        u /= 100;
+    }
+    if (u >= 10)
+        memcpy(t - 2, json_digits2 + u * 2, 2);
+    else
+        t[-1] = (char)('0' + u);
+    return o + n;
+}
+
 static char *json_int(char *o, int64_t v)
 {
-    char tmp[24];
-    int i = 0;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-
-    if (v < 0)
+    if (v < 0) {
         *o++ = '-';
-    do {
-        tmp[i++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    while (i > 0)
-        *o++ = tmp[--i];
-    return o;
+        return json_uint(o, (uint64_t)0 - (uint64_t)v);
+    }
+    return json_uint(o, (uint64_t)v);
 }
 
 /* Fast path for the common case of log timings: d is m / 10^6 exactly
@@ -200,7 +273,10 @@ static char *json_double_micro(char *o, double d)
 
     if (!(scaled > -9e15 && scaled < 9e15))
         return NULL;
-    m = llround(scaled);
+    /* Round half away from zero, as llround, without the call: |scaled|
+     * is far below 2^53, so adding 0.5 is exact enough to land on the
+     * right side. */
+    m = (int64_t)(scaled < 0 ? scaled - 0.5 : scaled + 0.5);
     if ((double)m / 1e6 != d || (m == 0 && signbit(d)))
         return NULL;
     if (m < 0) {
@@ -212,14 +288,14 @@ static char *json_double_micro(char *o, double d)
     o = json_int(o, ip);
     if (frac == 0)
         return o;
-    for (int i = 5; i >= 0; i--) {
-        digits[i] = (char)('0' + frac % 10);
-        frac /= 10;
+    for (int i = 4; i >= 0; i -= 2) {
+        memcpy(digits + i, json_digits2 + (frac % 100) * 2, 2);
+        frac /= 100;
     }
     while (nd > 0 && digits[nd - 1] == '0')
         nd--;
     *o++ = '.';
-    memcpy(o, digits, (size_t)nd);
+    memcpy(o, digits, sizeof(digits)); /* within the bound; nd count */
     return o + nd;
 }
 
@@ -286,7 +362,8 @@ static size_t json_value_bound(const struct lfp_field *f)
 
     switch (f->type) {
     case LFP_T_STR:
-        return (size_t)f->n * 6 + 2;
+        return f->flags & LFP_FIELD_ESCAPE ? (size_t)f->n * 6 + 2
+                                           : (size_t)f->n + 2;
     case LFP_T_JSON:
         return f->n;
     case LFP_T_ARRAY:
@@ -298,13 +375,26 @@ static size_t json_value_bound(const struct lfp_field *f)
     }
 }
 
+/* Room one field can take: ,"key": and its value, escaped at worst. */
+static size_t json_field_bound(const struct lfp_field *f)
+{
+    size_t key =
+        f->flags & LFP_FIELD_KEY_PLAIN ? f->key_len : (size_t)f->key_len * 6;
+
+    return key + 4 + json_value_bound(f);
+}
+
+/* Room for the opening up to the first field, and for the marks and the
+ * closing brace after the last. */
+#define JSON_HEAD (16 + LF_TIME_ISO_LEN)
+#define JSON_TAIL 96
+
 size_t lf_json_record_bound(const struct lfp_record *rec)
 {
-    size_t n = 128 + (size_t)rec->raw_len * 6;
+    size_t n = JSON_HEAD + JSON_TAIL + 16 + (size_t)rec->raw_len * 6;
 
     for (uint32_t i = 0; i < rec->nfields; i++)
-        n += (size_t)rec->fields[i].key_len * 6 + 4 +
-             json_value_bound(&rec->fields[i]);
+        n += json_field_bound(&rec->fields[i]);
     return n;
 }
 
@@ -323,20 +413,27 @@ static char *json_key(char *o, const struct lfp_field *f)
 
 #define JSON_LIT(o, s) json_put((o), (s), sizeof(s) - 1)
 
-size_t lf_json_record(const struct lfp_record *rec, char *buf)
+/* One pass: each field's room is checked just before it is written. */
+size_t lf_json_record_cap(const struct lfp_record *rec, char *buf, size_t cap)
 {
     char *o = buf;
 
+    if (cap < JSON_HEAD + JSON_TAIL)
+        return 0;
     o = JSON_LIT(o, "{\"@timestamp\":\"");
     lf_time_format_iso(rec->ts_ns, o);
     o += LF_TIME_ISO_LEN;
     *o++ = '"';
     for (uint32_t i = 0; i < rec->nfields; i++) {
         const struct lfp_field *f = &rec->fields[i];
+        if (cap - (size_t)(o - buf) < json_field_bound(f) + JSON_TAIL)
+            return 0;
         o = json_key(o, f);
         o = json_value(o, f);
     }
     if (rec->nfields == 0) {
+        if (cap - (size_t)(o - buf) < (size_t)rec->raw_len * 6 + 16 + JSON_TAIL)
+            return 0;
         o = JSON_LIT(o, ",\"message\":\"");
         o = json_str_body(o, (const unsigned char *)rec->raw, rec->raw_len);
         *o++ = '"';
@@ -351,9 +448,7 @@ size_t lf_json_record(const struct lfp_record *rec, char *buf)
     return (size_t)(o - buf);
 }
 
-size_t lf_json_record_cap(const struct lfp_record *rec, char *buf, size_t cap)
+size_t lf_json_record(const struct lfp_record *rec, char *buf)
 {
-    if (cap < lf_json_record_bound(rec))
-        return 0;
-    return lf_json_record(rec, buf);
+    return lf_json_record_cap(rec, buf, SIZE_MAX);
 }

@@ -22,7 +22,9 @@ size_t lf_json_record(const struct lfp_record *rec, char *buf);
 /* Writes s[0..n) as a JSON string with quotes; buf must hold 6*n+2 bytes.
  * Returns the length. */
 size_t lf_json_string(const char *s, size_t n, char *buf);
-/* The host's record_to_json: 0 when cap is below the bound. */
+/* The host's record_to_json: writes like lf_json_record(), or returns 0
+ * when the record may not fit in cap bytes (lf_json_record_bound() always
+ * is enough). */
 size_t lf_json_record_cap(const struct lfp_record *rec, char *buf, size_t cap);
 
 #endif

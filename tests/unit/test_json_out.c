@@ -116,6 +116,46 @@ static void test_random_bytes_always_give_valid_json(void **state)
     }
 }
 
+/* One byte that needs escaping, at every place of strings of every length
+ * up to 48: the word and vector scans must stop at it wherever it is. */
+static void test_a_special_byte_is_caught_at_every_offset(void **state)
+{
+    static const unsigned char specials[] = {'"', '\\', 0x01, 0x1f, 0x80, 0xff};
+    char s[48], want[64];
+
+    (void)state;
+    for (size_t n = 1; n <= sizeof(s); n++) {
+        for (size_t at = 0; at < n; at++) {
+            for (size_t c = 0; c < sizeof(specials); c++) {
+                struct lfp_field f;
+                struct lfp_record rec = {.fields = &f, .nfields = 1};
+                size_t w = 0;
+                char *text;
+                yajl_val v;
+                memset(s, 'a', n);
+                s[at] = (char)specials[c];
+                memcpy(want, s, at);
+                w = at;
+                if (specials[c] >= 0x80) { /* alone it is not UTF-8 */
+                    memcpy(want + w, "\xef\xbf\xbd", 3);
+                    w += 3;
+                } else {
+                    want[w++] = s[at];
+                }
+                memcpy(want + w, s + at + 1, n - at - 1);
+                w += n - at - 1;
+                want[w] = '\0';
+                memset(&f, 0, sizeof(f));
+                lf_field_set_str(&f, "k", s, n);
+                v = roundtrip(&rec, &text);
+                assert_string_equal(get_str(v, "k"), want);
+                yajl_tree_free(v);
+                lf_free(text);
+            }
+        }
+    }
+}
+
 /* Flagged keys and values are copied; the others still escaped. */
 static void test_plain_flags_copy_and_others_escape(void **state)
 {
@@ -259,6 +299,7 @@ int main(void)
         cmocka_unit_test(test_escapes_controls_quotes_and_backslashes),
         cmocka_unit_test(test_valid_utf8_passes_invalid_becomes_replacement),
         cmocka_unit_test(test_random_bytes_always_give_valid_json),
+        cmocka_unit_test(test_a_special_byte_is_caught_at_every_offset),
         cmocka_unit_test(test_plain_flags_copy_and_others_escape),
         cmocka_unit_test(test_numbers_bools_nulls_arrays),
         cmocka_unit_test(test_doubles_round_trip_exactly),
