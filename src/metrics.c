@@ -162,6 +162,8 @@ struct lf_metrics_shard *lf_metrics_shard_new(struct lf_metrics *m)
         sh->cache_size *= 2;
     sh->cache = lf_calloc(sh->cache_size, sizeof(*sh->cache));
     lfp_find_init(&sh->find, m->want, MF__COUNT + m->st.nlabels);
+    for (size_t i = 0; i < METRICS_MEMO; i++)
+        sh->memo[i].bits = UINT64_MAX;
     pthread_mutex_lock(&m->shards_lock);
     sh->next = m->shards;
     m->shards = sh;
@@ -436,6 +438,25 @@ static void metrics_counts_record(struct metrics_delta *d,
         d->c.bytes += (uint64_t)f->v.i;
 }
 
+/* The place of v, from the memo when v was seen lately: timings have a
+ * few thousand distinct values, and the log and the bucket search cost
+ * more than the lookup. */
+static const struct metrics_place *metrics_place_of(struct lf_metrics_shard *sh,
+                                                    double v)
+{
+    uint64_t bits;
+    size_t slot;
+
+    memcpy(&bits, &v, sizeof(bits));
+    slot = (size_t)((bits * UINT64_C(0x9e3779b97f4a7c15)) >> 54) &
+           (METRICS_MEMO - 1);
+    if (sh->memo[slot].bits != bits) {
+        lf_metrics_place(&sh->m->st, v, &sh->memo[slot].at);
+        sh->memo[slot].bits = bits;
+    }
+    return &sh->memo[slot].at;
+}
+
 static void metrics_record(struct lf_metrics_shard *sh,
                            const struct lfp_record *rec)
 {
@@ -460,7 +481,7 @@ static void metrics_record(struct lf_metrics_shard *sh,
             continue;
         if (lf_metrics_kinds[k].is_ns)
             v /= 1e9;
-        lf_metrics_delta_value(st, d, k, v);
+        lf_metrics_delta_value(st, d, k, v, metrics_place_of(sh, v));
     }
 }
 

@@ -33,6 +33,7 @@
 #include "metrics_sketch.h"
 
 #define METRICS_MAX_LABELS 8
+#define METRICS_MEMO 1024 /* value places kept per shard, a power of 2 */
 #define METRICS_MAX_WINDOWS 8
 #define METRICS_MAX_QUANTILES 8
 #define METRICS_MAX_CLASSES 32 /* error classes kept per series */
@@ -165,9 +166,18 @@ void lf_metrics_counts_add_class(struct metrics_counts *c, const char *name,
 void lf_metrics_counts_fini(struct metrics_counts *c);
 struct metrics_delta *lf_metrics_delta_new(const struct metrics_settings *st);
 void lf_metrics_delta_free(struct metrics_delta *d);
-/* Adds value v (seconds) of kind k to d. */
+/* Where a value goes: its histogram bucket and its sketch index. Workers
+ * keep the places of recent values (timings repeat), see metrics.c. */
+struct metrics_place {
+    int32_t bucket;
+    int32_t index;
+};
+void lf_metrics_place(const struct metrics_settings *st, double v,
+                      struct metrics_place *at);
+/* Adds value v (seconds, >= 0) of kind k to d; at is its place. */
 void lf_metrics_delta_value(const struct metrics_settings *st,
-                            struct metrics_delta *d, int k, double v);
+                            struct metrics_delta *d, int k, double v,
+                            const struct metrics_place *at);
 struct metrics_series *lf_metrics_series_new(const struct metrics_settings *st);
 void lf_metrics_series_free(const struct metrics_settings *st,
                             struct metrics_series *s);
@@ -209,7 +219,13 @@ struct lf_metrics_shard {
     char *scratch; /* raw key being built */
     size_t scratch_cap;
     struct lfp_find find; /* the fields read, m->want */
-    uint64_t folded;      /* records folded into __overflow__, this chunk */
+    /* Places of recent values, by the bits of the value: direct-mapped,
+     * a slot's bits are UINT64_MAX (a NaN, never a value) when empty. */
+    struct {
+        uint64_t bits;
+        struct metrics_place at;
+    } memo[METRICS_MEMO];
+    uint64_t folded; /* records folded into __overflow__, this chunk */
     struct lf_metrics_shard *next;
 };
 

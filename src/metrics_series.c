@@ -146,17 +146,25 @@ static int series_bucket(const struct metrics_settings *st, double v)
     return lo;
 }
 
+void lf_metrics_place(const struct metrics_settings *st, double v,
+                      struct metrics_place *at)
+{
+    at->bucket = series_bucket(st, v);
+    at->index = v > st->sketch.min_value ? lf_sketch_index(&st->sketch, v) : 0;
+}
+
 void lf_metrics_delta_value(const struct metrics_settings *st,
-                            struct metrics_delta *d, int k, double v)
+                            struct metrics_delta *d, int k, double v,
+                            const struct metrics_place *at)
 {
     struct metrics_hist *h = &d->hist[k];
 
-    h->bins[series_bucket(st, v)]++;
+    h->bins[at->bucket]++;
     h->sum += v;
     h->count++;
     if (!d->sk[k])
         d->sk[k] = lf_sketch_new(&st->sketch);
-    lf_sketch_add(d->sk[k], v);
+    lf_sketch_add_at(d->sk[k], v, at->index);
 }
 
 struct metrics_series *lf_metrics_series_new(const struct metrics_settings *st)

@@ -195,6 +195,20 @@ void lf_sketch_add(struct lf_sketch *s, double v)
     lf_sketch_add_n(s, v, 1);
 }
 
+void lf_sketch_add_at(struct lf_sketch *s, double v, int32_t index)
+{
+    s->count++;
+    s->sum += v;
+    if (v < s->min)
+        s->min = v;
+    if (v > s->max)
+        s->max = v;
+    if (v <= s->p->min_value)
+        s->zero++;
+    else
+        sketch_bucket_add(s, index, 1);
+}
+
 void lf_sketch_merge(struct lf_sketch *dst, const struct lf_sketch *src)
 {
     int32_t lo, hi;

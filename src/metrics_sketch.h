@@ -65,6 +65,9 @@ void lf_sketch_reset(struct lf_sketch *s);
  * decides what a missing value is. */
 void lf_sketch_add(struct lf_sketch *s, double v);
 void lf_sketch_add_n(struct lf_sketch *s, double v, uint64_t n);
+/* lf_sketch_add(s, v) when index is lf_sketch_index(s->p, v), which
+ * callers may have computed once for many equal values (v >= 0). */
+void lf_sketch_add_at(struct lf_sketch *s, double v, int32_t index);
 /* Adds every value of src to dst (same params). Exact unless dst must
  * fold buckets to stay within max_buckets. */
 void lf_sketch_merge(struct lf_sketch *dst, const struct lf_sketch *src);
