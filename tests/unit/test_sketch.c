@@ -195,11 +195,40 @@ static void test_bad_parameters_are_refused(void **state)
     assert_non_null(strstr(err.msg, "max_buckets"));
 }
 
+/* Adding at a precomputed index is adding. */
+static void test_add_at_equals_add(void **state)
+{
+    struct lf_sketch_params p;
+    struct lfp_err err = {0};
+    struct lf_sketch *a, *b;
+
+    (void)state;
+    assert_int_equal(lf_sketch_params_init(&p, 0.01, 64, &err), LFP_OK);
+    a = lf_sketch_new(&p);
+    b = lf_sketch_new(&p);
+    for (int i = 0; i < 5000; i++) {
+        /* Zeros and a span wider than 64 buckets: folding too. */
+        double v = i % 7 == 0 ? 0.0 : rng_lognormal(-3.0, 2.0);
+        lf_sketch_add(a, v);
+        lf_sketch_add_at(b, v, v > p.min_value ? lf_sketch_index(&p, v) : 0);
+    }
+    assert_int_equal(a->count, b->count);
+    assert_int_equal(a->zero, b->zero);
+    assert_int_equal(a->collapsed, b->collapsed);
+    assert_int_equal(a->offset, b->offset);
+    assert_int_equal(a->nbins, b->nbins);
+    assert_memory_equal(a->bins, b->bins, sizeof(uint64_t) * (size_t)a->nbins);
+    assert_true(a->sum == b->sum && a->min == b->min && a->max == b->max);
+    lf_sketch_free(a);
+    lf_sketch_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quantiles_within_relative_accuracy),
         cmocka_unit_test(test_merge_equals_sketch_of_all_values),
+        cmocka_unit_test(test_add_at_equals_add),
         cmocka_unit_test(
             test_bucket_cap_folds_lowest_buckets_and_keeps_the_tail),
         cmocka_unit_test(
