@@ -113,7 +113,10 @@ static int values_to_int(const char *s, size_t n, int64_t *v)
     limit = is_neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
     for (; i < n; i++) {
         unsigned digit = (unsigned char)s[i] - '0';
-        if (digit > 9 || u > (limit - digit) / 10)
+        if (digit > 9)
+            return -1;
+        /* 18 digits cannot overflow: divide only past them. */
+        if (u >= UINT64_C(100000000000000000) && u > (limit - digit) / 10)
             return -1;
         u = u * 10 + digit;
     }
@@ -374,6 +377,9 @@ static inline size_t values_list_sep(const char *s, size_t n, size_t i)
 static uint32_t values_list_count(const char *s, size_t n)
 {
     uint32_t count = 1;
+
+    if (!memchr(s, ' ', n)) /* both separators hold a blank */
+        return 1;
 
     for (size_t i = 0; i < n; i++) {
         if (s[i] != ',' && s[i] != ' ')

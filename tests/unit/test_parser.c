@@ -359,10 +359,18 @@ static void test_regex_bool_int_and_float_conversions(void **state)
     assert_str(rec, "b", "maybe");
     assert_str(rec, "i", "9223372036854775808");
     assert_str(rec, "f", "nan");
+    assert_int_equal(parse(&fx, "no -9223372036854775808 1", &rec), LFP_OK);
+    assert_int_field(rec, "i", INT64_MIN);
+    assert_int_equal(parse(&fx, "no -9223372036854775809 1", &rec), LFP_OK);
+    assert_str(rec, "i", "-9223372036854775809");
+    assert_int_equal(parse(&fx, "no 99999999999999999999 1", &rec), LFP_OK);
+    assert_str(rec, "i", "99999999999999999999");
+    assert_int_equal(parse(&fx, "no 999999999999999999 1", &rec), LFP_OK);
+    assert_int_field(rec, "i", INT64_C(999999999999999999));
     assert_int_equal(parse(&fx, "yes 0x10 inf", &rec), LFP_OK);
     assert_str(rec, "i", "0x10");
     assert_str(rec, "f", "inf");
-    assert_int_equal(lf_parser_conv_errors(fx.p), 5);
+    assert_int_equal(lf_parser_conv_errors(fx.p), 7);
     fixture_close(&fx);
 }
 
