@@ -48,6 +48,7 @@ struct lfp_find {
     uint16_t lens[LFP_FIND_MAX];
     uint64_t len_mask; /* bit min(len, 63) of every key */
     unsigned next;     /* layout slot to replace next */
+    unsigned last;     /* layout slot that matched last */
     struct lfp_find_layout layouts[LFP_FIND_LAYOUTS];
 };
 
@@ -72,23 +73,28 @@ static inline void lfp_find_init(struct lfp_find *fd, const char *const *keys,
     }
 }
 
-/* The remembered layout of rec, or NULL. */
+/* The remembered layout of rec, or NULL. The last one that matched is
+ * tried first. A layout holds stable keys only, and no other live string
+ * can sit at the address of one: a field whose key has that address has
+ * that key, whatever its flags say. */
 static inline const struct lfp_find_layout *
-lfp_find_layout_of(const struct lfp_find *fd, const struct lfp_record *rec)
+lfp_find_layout_of(struct lfp_find *fd, const struct lfp_record *rec)
 {
     if (rec->nfields == 0) /* unused slots have nfields 0 */
         return NULL;
-    for (int j = 0; j < LFP_FIND_LAYOUTS; j++) {
+    for (int n = 0; n < LFP_FIND_LAYOUTS; n++) {
+        unsigned j = (fd->last + (unsigned)n) % LFP_FIND_LAYOUTS;
         const struct lfp_find_layout *l = &fd->layouts[j];
         uint32_t i;
         if (l->nfields != rec->nfields)
             continue;
         for (i = 0; i < rec->nfields; i++)
-            if (rec->fields[i].key != l->keys[i] ||
-                !(rec->fields[i].flags & LFP_FIELD_KEY_STABLE))
+            if (rec->fields[i].key != l->keys[i])
                 break;
-        if (i == rec->nfields)
+        if (i == rec->nfields) {
+            fd->last = j;
             return l;
+        }
     }
     return NULL;
 }
