@@ -17,6 +17,11 @@
  * the raw line, nothing is copied, no name is compared.
  *
  * Each worker owns its match data, match context and JIT stack.
+ *
+ * A pattern that has a hand-written matcher (regex_fast.c: found by its
+ * exact text, so `base` definitions inherit it) is tried with that first;
+ * it fills the ovector as PCRE2 would, and PCRE2 runs only on the lines
+ * it leaves undecided.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -25,11 +30,18 @@
 
 #include "chunk.h"
 #include "err.h"
+#include "log.h"
 #include "mem.h"
 #include "parser.h"
+#include "regex_fast.h"
 
 #define REGEX_JIT_STACK_MIN ((PCRE2_SIZE)32 << 10)
 #define REGEX_JIT_STACK_MAX ((PCRE2_SIZE)512 << 10)
+
+/* A fast matcher fills the match data's ovector in place. */
+_Static_assert(sizeof(PCRE2_SIZE) == sizeof(size_t) &&
+                   LF_REGEX_FAST_UNSET == PCRE2_UNSET,
+               "regex_fast.h offsets are PCRE2's");
 
 struct regex_group {
     uint32_t num; /* capture group number */
@@ -40,6 +52,7 @@ struct regex_ctx {
     pcre2_general_context *gctx;
     pcre2_code *code;
     int is_jit;
+    lf_regex_fast_fn fast; /* hand-written matcher for this pattern, or NULL */
     uint32_t ngroups;
     uint32_t nfields;           /* fields a line may add, at most */
     struct regex_group *groups; /* named groups by number */
@@ -47,6 +60,8 @@ struct regex_ctx {
 
 struct regex_worker {
     pcre2_match_data *md;
+    PCRE2_SIZE *ov; /* md's ovector, of ov_pairs pairs */
+    uint32_t ov_pairs;
     pcre2_match_context *mctx;
     pcre2_jit_stack *stack;
 };
@@ -161,6 +176,12 @@ static int regex_init(struct lf_parser *p, const struct lf_parser_conf *conf,
         regex_destroy(ctx);
         return rc;
     }
+    ctx->fast = lf_regex_fast_find(conf->regex);
+    if (ctx->fast)
+        lf_log_debug("parser",
+                     "%s: regex has a hand-written matcher, PCRE2 "
+                     "takes the lines it leaves undecided",
+                     lf_parser_name(p));
     *ectx = ctx;
     return LFP_OK;
 }
@@ -171,6 +192,8 @@ static void *regex_worker_new(const void *ectx)
     struct regex_worker *rw = lf_calloc(1, sizeof(*rw));
 
     rw->md = pcre2_match_data_create_from_pattern(ctx->code, ctx->gctx);
+    rw->ov = pcre2_get_ovector_pointer(rw->md);
+    rw->ov_pairs = pcre2_get_ovector_count(rw->md);
     rw->mctx = pcre2_match_context_create(ctx->gctx);
     if (ctx->is_jit) {
         rw->stack = pcre2_jit_stack_create(REGEX_JIT_STACK_MIN,
@@ -199,18 +222,19 @@ static int regex_parse(const void *ectx, void *ewctx,
     struct regex_worker *rw = ewctx;
     struct lfp_record *rec = line->rec;
     PCRE2_SPTR subject = (PCRE2_SPTR)(rec->raw ? rec->raw : "");
-    const PCRE2_SIZE *ov;
-    int rc;
+    const PCRE2_SIZE *ov = rw->ov;
+    int rc = 0;
 
-    if (ctx->is_jit)
-        rc = pcre2_jit_match(ctx->code, subject, rec->raw_len, 0, 0, rw->md,
-                             rw->mctx);
-    else
-        rc = pcre2_match(ctx->code, subject, rec->raw_len, 0, 0, rw->md,
-                         rw->mctx);
+    if (ctx->fast) /* 0: undecided, PCRE2 answers */
+        rc = ctx->fast((const char *)subject, rec->raw_len, rw->ov,
+                       rw->ov_pairs);
+    if (rc <= 0)
+        rc = ctx->is_jit ? pcre2_jit_match(ctx->code, subject, rec->raw_len, 0,
+                                           0, rw->md, rw->mctx)
+                         : pcre2_match(ctx->code, subject, rec->raw_len, 0, 0,
+                                       rw->md, rw->mctx);
     if (rc <= 0) /* no match, or a match or stack limit hit */
         return LFP_ERR_PARSE;
-    ov = pcre2_get_ovector_pointer(rw->md);
     lf_record_reserve(line->chunk, rec, ctx->nfields);
     for (uint32_t i = 0; i < ctx->ngroups; i++) {
         const struct regex_group *g = &ctx->groups[i];
