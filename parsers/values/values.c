@@ -161,24 +161,30 @@ static int values_fast_float(const char *s, size_t n, double *d)
     static const double pow10[23] = {
         1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
         1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-    size_t i = n && (s[0] == '-' || s[0] == '+');
+    size_t i = n && (s[0] == '-' || s[0] == '+'), digits, frac = 0;
+    size_t start = i;
     uint64_t m = 0;
-    int ndigits = 0, nfrac = -1;
+    unsigned c;
 
-    for (; i < n; i++) {
-        if (s[i] == '.' && nfrac < 0) {
-            nfrac = 0;
-            continue;
-        }
-        if (s[i] < '0' || s[i] > '9' || ndigits == 16)
-            return -1;
-        m = m * 10 + (uint64_t)(s[i] - '0');
-        ndigits++;
-        nfrac += nfrac >= 0;
+    while (i < n && (c = (unsigned char)s[i] - '0') <= 9) {
+        m = m * 10 + c;
+        i++;
     }
-    if (!ndigits || m > (UINT64_C(1) << 53) || nfrac > 22)
+    digits = i - start;
+    if (i < n && s[i] == '.') {
+        size_t fstart = ++i;
+        while (i < n && (c = (unsigned char)s[i] - '0') <= 9 &&
+               i - fstart < 22) {
+            m = m * 10 + c;
+            i++;
+        }
+        frac = i - fstart;
+        digits += frac;
+    }
+    /* At most 16 digits keep m exact (checked against 2^53 too). */
+    if (i != n || digits == 0 || digits > 16 || m > (UINT64_C(1) << 53))
         return -1;
-    *d = (double)m / pow10[nfrac > 0 ? nfrac : 0];
+    *d = (double)m / pow10[frac];
     if (s[0] == '-')
         *d = -*d;
     return 0;
@@ -506,13 +512,17 @@ static int values_ip(const char *s, size_t n, const char **ip, size_t *ip_n,
             return 0;
         s++;
         n = (size_t)(end - s);
-    } else if ((colon = memchr(s, ':', n)) != NULL &&
-               !memchr(colon + 1, ':', n - (size_t)(colon - s) - 1)) {
-        n = (size_t)(colon - s);
+        *family = memchr(s, ':', n) ? AF_INET6 : AF_INET;
+    } else if ((colon = memchr(s, ':', n)) == NULL) {
+        *family = AF_INET; /* a, no port */
+    } else if (!memchr(colon + 1, ':', n - (size_t)(colon - s) - 1)) {
+        n = (size_t)(colon - s); /* a:port */
+        *family = AF_INET;
+    } else {
+        *family = AF_INET6; /* a bare IPv6 */
     }
     if (n == 0 || n >= sizeof(buf))
         return 0;
-    *family = memchr(s, ':', n) ? AF_INET6 : AF_INET;
     if (*family == AF_INET) {
         if (values_ipv4(s, n, bin) != 0)
             return 0;
