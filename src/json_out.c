@@ -66,10 +66,26 @@ static size_t json_utf8_len(const unsigned char *s, size_t n)
     return 0;
 }
 
-/* Copies n bytes of a literal (not a C string: no NUL is written). */
-static char *json_put(char *o, const char *lit, size_t n)
+/* Copies n bytes (not a C string: no NUL is written). Keys and values
+ * are short: two overlapping fixed-size moves inside [0, n) cost less than
+ * a call to memcpy. */
+static char *json_put(char *o, const char *s, size_t n)
 {
-    memcpy(o, lit, n);
+    if (n >= 16 && n <= 32) {
+        memcpy(o, s, 16);
+        memcpy(o + n - 16, s + n - 16, 16);
+    } else if (n >= 8 && n < 16) {
+        memcpy(o, s, 8);
+        memcpy(o + n - 8, s + n - 8, 8);
+    } else if (n >= 4 && n < 8) {
+        memcpy(o, s, 4);
+        memcpy(o + n - 4, s + n - 4, 4);
+    } else if (n > 32) {
+        memcpy(o, s, n);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            o[i] = s[i];
+    }
     return o + n;
 }
 
@@ -192,8 +208,7 @@ static char *json_str_body(char *o, const unsigned char *s, size_t n)
 
     while (i < n) {
         size_t run = i + json_plain_run(s + i, n - i);
-        memcpy(o, s + i, run - i);
-        o += run - i;
+        o = json_put(o, (const char *)s + i, run - i);
         i = run;
         if (i >= n)
             break;
