@@ -315,7 +315,7 @@ static char *json_double_micro(char *o, double d)
 }
 
 /* Shortest of %.15g / %.17g that reads back as the same double. */
-static char *json_double(char *o, double d)
+static char *json_double_text(char *o, double d)
 {
     char tmp[40];
     char *fast;
@@ -334,6 +334,40 @@ static char *json_double(char *o, double d)
     o += n;
     /* JSON has no "1e+20" problem, but "inf"/"nan" were handled above. */
     return o;
+}
+
+/* The text of recent doubles, per thread: log timings take a few thousand
+ * values, each written many times. Direct-mapped by the value's bits; a
+ * slot whose len is 0 is empty. */
+#define JSON_MEMO 1024
+#define JSON_MEMO_TEXT 24
+
+struct json_memo {
+    uint64_t bits;
+    uint8_t len;
+    char text[JSON_MEMO_TEXT];
+};
+
+static _Thread_local struct json_memo json_memo[JSON_MEMO];
+
+static char *json_double(char *o, double d)
+{
+    struct json_memo *m;
+    uint64_t bits;
+    char *end;
+
+    memcpy(&bits, &d, sizeof(bits));
+    m = &json_memo[(bits * UINT64_C(0x9e3779b97f4a7c15)) >> 54 &
+                   (JSON_MEMO - 1)];
+    if (m->len && m->bits == bits)
+        return json_put(o, m->text, m->len);
+    end = json_double_text(o, d);
+    if ((size_t)(end - o) <= JSON_MEMO_TEXT) {
+        m->bits = bits;
+        m->len = (uint8_t)(end - o);
+        memcpy(m->text, o, m->len);
+    }
+    return end;
 }
 
 static char *json_value(char *o, const struct lfp_field *f)
