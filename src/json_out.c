@@ -425,12 +425,18 @@ static size_t json_value_bound(const struct lfp_field *f)
 }
 
 /* Room one field can take: ,"key": and its value, escaped at worst. */
-static size_t json_field_bound(const struct lfp_field *f)
+static inline size_t json_field_bound(const struct lfp_field *f)
 {
     size_t key =
         f->flags & LFP_FIELD_KEY_PLAIN ? f->key_len : (size_t)f->key_len * 6;
 
-    return key + 4 + json_value_bound(f);
+    /* Scalars inline; arrays and JSON text through json_value_bound. */
+    if (f->type == LFP_T_STR)
+        return key + 6 +
+               (f->flags & LFP_FIELD_ESCAPE ? (size_t)f->n * 6 : f->n);
+    if (f->type == LFP_T_ARRAY || f->type == LFP_T_JSON)
+        return key + 4 + json_value_bound(f);
+    return key + 44;
 }
 
 /* Room for the opening up to the first field, and for the marks and the
