@@ -69,7 +69,8 @@ static size_t json_utf8_len(const unsigned char *s, size_t n)
 /* Copies n bytes (not a C string: no NUL is written). Keys and values
  * are short: two overlapping fixed-size moves inside [0, n) cost less than
  * a call to memcpy. */
-static char *json_put(char *o, const char *s, size_t n)
+static inline __attribute__((always_inline)) char *
+json_put(char *o, const char *s, size_t n)
 {
     if (n >= 16 && n <= 32) {
         memcpy(o, s, 16);
