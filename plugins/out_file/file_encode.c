@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * file_encode.c - chunk -> JSON lines (or raw lines) in one buffer, so an
- * output writes a whole chunk with one write() call.
+ * file_encode.c - chunk -> JSON lines (or raw lines), written in pieces of
+ * about FILE_SPILL bytes: few write() calls, and a buffer whose size does
+ * not follow the chunk's (a chunk's JSON is three times its raw size).
  */
 #include "file_encode.h"
 
@@ -17,7 +18,7 @@ static void file_buf_reserve(const struct lfp_host *host, struct file_buf *buf,
     if (buf->cap - buf->len >= need)
         return;
     while (buf->cap - buf->len < need)
-        buf->cap = buf->cap ? buf->cap * 2 : 1 << 20;
+        buf->cap = buf->cap ? buf->cap * 2 : 2 * FILE_SPILL;
     buf->data = host->mem_realloc(buf->data, buf->cap);
 }
 
@@ -40,11 +41,10 @@ static void file_encode_json(const struct lfp_host *host, struct file_buf *buf,
     }
 }
 
-size_t file_encode_chunk(const struct lfp_host *host, struct file_buf *buf,
-                         const struct lfp_chunk *chunk, int format)
+int file_write_chunk(const struct lfp_host *host, struct file_buf *buf, int fd,
+                     const struct lfp_chunk *chunk, int format, size_t *bytes)
 {
-    size_t count = 0;
-
+    *bytes = 0;
     buf->len = 0;
     for (uint32_t i = 0; i < chunk->nrecords; i++) {
         const struct lfp_record *rec = &chunk->records[i];
@@ -58,9 +58,16 @@ size_t file_encode_chunk(const struct lfp_host *host, struct file_buf *buf,
         } else {
             file_encode_json(host, buf, rec);
         }
-        count++;
+        if (buf->len >= FILE_SPILL) {
+            int e = file_write_all(fd, buf->data, buf->len);
+            if (e != 0)
+                return e;
+            *bytes += buf->len;
+            buf->len = 0;
+        }
     }
-    return count;
+    *bytes += buf->len;
+    return buf->len ? file_write_all(fd, buf->data, buf->len) : 0;
 }
 
 int file_write_all(int fd, const char *data, size_t len)

@@ -24,10 +24,14 @@ struct file_buf {
     size_t cap;
 };
 
-/* Replaces buf's content with the chunk's live records, one per line.
- * Returns the number of records encoded. */
-size_t file_encode_chunk(const struct lfp_host *host, struct file_buf *buf,
-                         const struct lfp_chunk *chunk, int format);
+/* Bytes encoded before they are written. */
+#define FILE_SPILL ((size_t)256 << 10)
+
+/* Writes the chunk's live records to fd, one per line, through buf (its
+ * content is replaced). Sets *bytes to the bytes written. Returns 0, or
+ * an errno value when a write failed (part of the chunk may be written). */
+int file_write_chunk(const struct lfp_host *host, struct file_buf *buf, int fd,
+                     const struct lfp_chunk *chunk, int format, size_t *bytes);
 /* Writes all of data to fd (retrying short writes and EINTR). Returns 0, or
  * an errno value. */
 int file_write_all(int fd, const char *data, size_t len);

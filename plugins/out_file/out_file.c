@@ -163,12 +163,13 @@ static int file_flush(void *vctx, const struct lfp_chunk *chunk,
                       struct lfp_err *err)
 {
     struct file_ctx *ctx = vctx;
+    size_t bytes;
     int e;
 
     if (file_check_rotated(ctx, err) != LFP_OK)
         return LFP_FLUSH_RETRY;
-    (void)file_encode_chunk(ctx->host, &ctx->buf, chunk, ctx->conf->format);
-    e = file_write_all(ctx->fd, ctx->buf.data, ctx->buf.len);
+    e = file_write_chunk(ctx->host, &ctx->buf, ctx->fd, chunk,
+                         ctx->conf->format, &bytes);
     if (e == 0 && ctx->conf->fsync && fsync(ctx->fd) < 0)
         e = errno;
     if (e != 0) {
@@ -177,7 +178,7 @@ static int file_flush(void *vctx, const struct lfp_chunk *chunk,
         err->rc = LFP_ERR_IO;
         return LFP_FLUSH_RETRY;
     }
-    ctx->host->counter_add(ctx->ins, LFP_CNT_BYTES_OUT, ctx->buf.len);
+    ctx->host->counter_add(ctx->ins, LFP_CNT_BYTES_OUT, bytes);
     return LFP_FLUSH_OK;
 }
 

@@ -20,6 +20,7 @@ struct stdout_conf {
 struct stdout_ctx {
     const struct stdout_conf *conf;
     const struct lfp_host *host;
+    struct lfp_instance *ins;
     struct file_buf buf;
 };
 
@@ -39,10 +40,10 @@ static int stdout_init(struct lfp_instance *ins, const struct lfp_host *host,
 {
     struct stdout_ctx *ctx = host->mem_calloc(1, sizeof(*ctx));
 
-    (void)ins;
     (void)err;
     ctx->conf = conf;
     ctx->host = host;
+    ctx->ins = ins;
     *out = ctx;
     return LFP_OK;
 }
@@ -51,10 +52,11 @@ static int stdout_flush(void *vctx, const struct lfp_chunk *chunk,
                         struct lfp_err *err)
 {
     struct stdout_ctx *ctx = vctx;
+    size_t bytes;
     int e;
 
-    (void)file_encode_chunk(ctx->host, &ctx->buf, chunk, ctx->conf->format);
-    e = file_write_all(STDOUT_FILENO, ctx->buf.data, ctx->buf.len);
+    e = file_write_chunk(ctx->host, &ctx->buf, STDOUT_FILENO, chunk,
+                         ctx->conf->format, &bytes);
     if (e != 0) {
         (void)snprintf(err->msg, sizeof(err->msg), "write stdout: %s",
                        strerror(e));
@@ -62,6 +64,7 @@ static int stdout_flush(void *vctx, const struct lfp_chunk *chunk,
         /* Nobody reads the pipe any more: retrying cannot succeed. */
         return e == EPIPE ? LFP_FLUSH_ERROR : LFP_FLUSH_RETRY;
     }
+    ctx->host->counter_add(ctx->ins, LFP_CNT_BYTES_OUT, bytes);
     return LFP_FLUSH_OK;
 }
 
