@@ -90,6 +90,10 @@ json_put(char *o, const char *s, size_t n)
     return o + n;
 }
 
+/* A string literal: a copy of a known size. */
+#define JSON_LIT(o, lit)                                                       \
+    (memcpy((o), (lit), sizeof(lit) - 1), (o) + sizeof(lit) - 1)
+
 static char *json_escape_one(char *o, unsigned char c)
 {
     static const char hex[] = "0123456789abcdef";
@@ -118,7 +122,7 @@ static char *json_escape_one(char *o, unsigned char c)
         *o++ = 'f';
         break;
     default:
-        o = json_put(o, "u00", 3);
+        o = JSON_LIT(o, "u00");
         *o++ = hex[c >> 4];
         *o++ = hex[c & 15];
     }
@@ -219,7 +223,7 @@ static char *json_str_body(char *o, const unsigned char *s, size_t n)
         } else {
             size_t len = json_utf8_len(s + i, n - i);
             if (len == 0) {
-                o = json_put(o, "\\ufffd", 6);
+                o = JSON_LIT(o, "\\ufffd");
                 i++;
             } else {
                 memcpy(o, s + i, len);
@@ -323,7 +327,7 @@ static char *json_double_text(char *o, double d)
     int n;
 
     if (!isfinite(d)) {
-        return json_put(o, "null", 4);
+        return JSON_LIT(o, "null");
     }
     fast = json_double_micro(o, d);
     if (fast)
@@ -402,7 +406,7 @@ static char *json_value(char *o, const struct lfp_field *f)
         *o++ = ']';
         return o;
     default:
-        return json_put(o, "null", 4);
+        return JSON_LIT(o, "null");
     }
 }
 
@@ -466,8 +470,6 @@ static char *json_key(char *o, const struct lfp_field *f)
     *o++ = ':';
     return o;
 }
-
-#define JSON_LIT(o, s) json_put((o), (s), sizeof(s) - 1)
 
 /* One pass: each field's room is checked just before it is written. */
 size_t lf_json_record_cap(const struct lfp_record *rec, char *buf, size_t cap)

@@ -461,7 +461,7 @@ static void metrics_record(struct lf_metrics_shard *sh,
                            const struct lfp_record *rec)
 {
     const struct metrics_settings *st = &sh->m->st;
-    const struct lfp_field *got[MF__COUNT + METRICS_MAX_LABELS];
+    const struct lfp_field *got[MF__COUNT + METRICS_MAX_LABELS] = {0};
     struct metrics_delta *d;
     uint32_t id;
 

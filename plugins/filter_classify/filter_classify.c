@@ -94,7 +94,7 @@ static void classify_add_str(const struct classify_ctx *ctx,
 static void classify_record(const struct classify_ctx *ctx, struct lfp_find *fd,
                             struct lfp_chunk *chunk, struct lfp_record *rec)
 {
-    struct classify_evidence ev;
+    struct classify_evidence ev = {{0}};
     struct classify_result res;
     const struct lfp_field *st;
     const char *outcome = NULL;
