@@ -476,25 +476,23 @@ static void values_list(struct lf_parser_line *line,
 /* A dotted-quad IPv4 address, the whole of s[0..n), into bin[0..4). */
 static int values_ipv4(const char *s, size_t n, unsigned char *bin)
 {
-    unsigned part = 0, digits = 0, nparts = 0;
+    size_t i = 0;
 
-    for (size_t i = 0; i <= n; i++) {
-        if (i == n || s[i] == '.') {
-            if (digits == 0 || nparts == 4)
-                return -1;
-            bin[nparts++] = (unsigned char)part;
-            part = digits = 0;
-            continue;
+    for (int part = 0; part < 4; part++) {
+        size_t start = i;
+        unsigned v = 0, c;
+        while (i < n && i - start < 3 && (c = (unsigned char)s[i] - '0') <= 9) {
+            v = v * 10 + c;
+            i++;
         }
-        if (s[i] < '0' || s[i] > '9' || digits == 3 ||
-            (digits == 1 && part == 0))
-            return -1; /* not a digit, too long, or a leading zero */
-        part = part * 10 + (unsigned)(s[i] - '0');
-        digits++;
-        if (part > 255)
+        /* one to three digits, no leading zero, at most 255 */
+        if (i == start || v > 255 || (s[start] == '0' && i - start > 1))
+            return -1;
+        bin[part] = (unsigned char)v;
+        if (part < 3 && (i >= n || s[i++] != '.'))
             return -1;
     }
-    return nparts == 4 ? 0 : -1;
+    return i == n ? 0 : -1;
 }
 
 /* The IP inside an address as written: a, [a], [a]:port or a:port (one

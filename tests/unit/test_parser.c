@@ -1013,6 +1013,14 @@ static void test_addr_gives_ip_only_for_ip_literals(void **state)
         {"01.2.3.4", NULL},
         {"1.2.3", NULL},
         {"tcp://10.0.0.1:80", NULL},
+        {"0.0.0.0", "0.0.0.0"},
+        {"255.255.255.255", "255.255.255.255"},
+        {"1.2.3.4.", NULL},
+        {"1.2.3.4.5", NULL},
+        {"1.2.3.1234", NULL},
+        {"1..3.4", NULL},
+        {".1.2.3", NULL},
+        {"1.2.3.04", NULL},
     };
     struct fixture fx;
     struct lfp_record *rec;
