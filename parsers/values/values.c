@@ -402,8 +402,7 @@ static uint32_t values_list_count(const char *s, size_t n)
 static void values_list_elem(struct lf_parser_line *line, struct lfp_field *e,
                              int type, const char *s, size_t n)
 {
-    static const uint8_t scalar[] = {
-        [LF_PT_INT_LIST] = LF_PT_INT, [LF_PT_FLOAT_LIST] = LF_PT_FLOAT};
+    int rc;
 
     memset(e, 0, sizeof(*e));
     if (values_is_dash(s, n)) {
@@ -414,7 +413,15 @@ static void values_list_elem(struct lf_parser_line *line, struct lfp_field *e,
         values_set_str(e, s, n);
         return;
     }
-    if (values_convert(e, scalar[type], 0, s, n) != 0) {
+    /* values_convert's int and float, without its switch */
+    if (type == LF_PT_FLOAT_LIST) {
+        e->type = LFP_T_FLOAT;
+        rc = values_to_float(s, n, &e->v.d);
+    } else {
+        e->type = LFP_T_INT;
+        rc = values_to_int(s, n, &e->v.i);
+    }
+    if (rc != 0) {
         values_set_str(e, s, n);
         line->conv_errors++;
     }
