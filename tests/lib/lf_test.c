@@ -84,3 +84,28 @@ void lf_test_write_file(const char *path, const char *data, size_t len,
     }
     (void)close(fd);
 }
+
+char *lf_test_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    long n = -1;
+
+    if (!f)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) == 0)
+        n = ftell(f);
+    if (n < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        perror(path);
+        abort();
+    }
+    buf = lf_malloc((size_t)n + 1);
+    if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        perror(path);
+        abort();
+    }
+    (void)fclose(f);
+    buf[n] = '\0';
+    *len = (size_t)n;
+    return buf;
+}

@@ -28,5 +28,8 @@ void lf_test_rmtree(const char *path);
 /* Writes or appends bytes to a file; aborts the test on failure. */
 void lf_test_write_file(const char *path, const char *data, size_t len,
                         int append);
+/* Reads a whole file, NUL-terminated; *len is its size. NULL when it does
+ * not exist; aborts the test on any other failure. Free with lf_free. */
+char *lf_test_read_file(const char *path, size_t *len);
 
 #endif

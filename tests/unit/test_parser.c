@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "chunk.h"
+#include "lf_test.h"
 #include "mem.h"
 #include "parser.h"
 #include "timeutil.h"
@@ -1475,28 +1476,6 @@ static void test_parse_path_allocates_nothing_once_warm(void **state)
 
 #define GOLDEN_DIR LF_TEST_SOURCE_DIR "/parsers"
 
-/* Reads a whole file; caller frees with lf_free. NULL if it is missing. */
-static char *golden_slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n = -1;
-
-    if (!f)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0)
-        n = ftell(f);
-    if (n < 0 || fseek(f, 0, SEEK_SET) != 0)
-        fail_msg("%s: cannot size it", path);
-    buf = lf_malloc((size_t)n + 1);
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n)
-        fail_msg("%s: short read", path);
-    (void)fclose(f);
-    buf[n] = '\0';
-    *len = (size_t)n;
-    return buf;
-}
-
 /* One record as a golden line: its JSON, with "@timestamp":"*" when the
  * time is the time of parsing (parse error, or no time in the line). */
 static size_t golden_render(const struct lfp_record *rec, char *out)
@@ -1568,7 +1547,7 @@ static int golden_case(const char *name, const char *dir, const char *file,
     (void)snprintf(log_path, sizeof(log_path), "%s/%s", dir, file);
     (void)snprintf(json_path, sizeof(json_path), "%s/%.*s.json", dir,
                    (int)(strlen(file) - 4), file);
-    log = golden_slurp(log_path, &log_len);
+    log = lf_test_read_file(log_path, &log_len);
     assert_non_null(log);
     got = golden_output(name, log, log_len, &got_len);
     if (is_update) {
@@ -1577,7 +1556,7 @@ static int golden_case(const char *name, const char *dir, const char *file,
         assert_int_equal(fwrite(got, 1, got_len, f), got_len);
         assert_int_equal(fclose(f), 0);
     } else {
-        want = golden_slurp(json_path, &want_len);
+        want = lf_test_read_file(json_path, &want_len);
         if (!want) {
             print_error("%s: missing (LF_GOLDEN_UPDATE=1 writes it)\n",
                         json_path);

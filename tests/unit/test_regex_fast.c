@@ -36,6 +36,7 @@
 #include "config.h"
 #include "embedded.h"
 #include "json_out.h"
+#include "lf_test.h"
 #include "mem.h"
 #include "parser.h"
 
@@ -249,31 +250,10 @@ static void rf_check_lines(const char *buf, size_t len, struct rf_count *count)
     }
 }
 
-/* Reads a whole file; caller frees with lf_free. NULL if it is missing. */
-static char *rf_slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    long n = -1;
-
-    if (!f)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0)
-        n = ftell(f);
-    if (n < 0 || fseek(f, 0, SEEK_SET) != 0)
-        fail_msg("%s: cannot size it", path);
-    buf = lf_malloc((size_t)n + 1);
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n)
-        fail_msg("%s: short read", path);
-    (void)fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
 static void rf_check_file(const char *path, struct rf_count *count)
 {
     size_t len = 0;
-    char *buf = rf_slurp(path, &len);
+    char *buf = lf_test_read_file(path, &len);
 
     if (!buf)
         fail_msg("%s: cannot read it", path);
