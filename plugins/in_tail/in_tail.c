@@ -7,7 +7,9 @@
  * refresh_interval (sooner on inotify directory events), read every file
  * with new data, close files done after rotation, write the state file,
  * then sleep in poll() on inotify and the stop fd for at most
- * TAIL_WAIT_MS. Acks arrive on other threads (tail_ack) and only touch the
+ * TAIL_WAIT_MS. After a pass that read data and reached the end of every
+ * file, it first lets them grow for read_interval, so a busy file is read
+ * in large chunks. Acks arrive on other threads (tail_ack) and only touch the
  * in-flight queues under ctx->lock. See tail.h for the offsets kept per
  * file and docs/reference/in_tail.md for the behaviour users see.
  */
@@ -179,6 +181,25 @@ static void tail_wait(struct tail_ctx *ctx)
         ctx->need_scan |= tail_watch_drain(ctx);
 }
 
+/* Whether the last pass read every file to its end. */
+static int tail_caught_up(const struct tail_ctx *ctx)
+{
+    for (size_t i = 0; i < ctx->nfiles; i++)
+        if (!ctx->files[i]->is_at_eof)
+            return 0;
+    return 1;
+}
+
+/* read_interval: lets the files grow after a pass that read data and
+ * caught up, so the next pass reads more at once. Only the stop fd wakes
+ * it early; the writes seen meanwhile wait in the inotify queue. */
+static void tail_pause(struct tail_ctx *ctx)
+{
+    struct pollfd pfd = {.fd = ctx->host->stop_fd(ctx->ins), .events = POLLIN};
+
+    (void)poll(&pfd, 1, (int)ctx->conf->read_interval_ms);
+}
+
 /* exit_on_eof: everything was read; emit the incomplete last lines. */
 static int tail_finish(struct tail_ctx *ctx)
 {
@@ -210,6 +231,9 @@ static int tail_run(void *vctx)
             return tail_finish(ctx);
         if (rc == 0)
             tail_wait(ctx);
+        else if (ctx->conf->read_interval_ms > 0 && !ctx->conf->exit_on_eof &&
+                 tail_caught_up(ctx))
+            tail_pause(ctx);
     }
     return LFP_INPUT_STOPPED;
 }

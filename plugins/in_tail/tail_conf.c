@@ -69,6 +69,18 @@ const struct lfp_option tail_options[] = {
              "longer line is cut to this size, marked truncated and counted; "
              "the rest of it is skipped up to its newline. At most half of "
              "the service chunk_size."},
+    {.name = "read_interval",
+     .type = LFP_OPT_DURATION,
+     .def = "50ms",
+     .min = 0,
+     .max = 1000,
+     .offset = offsetof(struct tail_conf, read_interval_ms),
+     .desc = "Once every file is read to its end, how long, in milliseconds "
+             "or with a unit, to let them grow before reading again. A busy "
+             "file is then read in fewer, larger chunks, which costs less "
+             "CPU per line, for at most this much more latency; 0 reads as "
+             "soon as inotify reports a write. A file with more to read "
+             "than a pass takes is read again at once."},
     {.name = "refresh_interval",
      .type = LFP_OPT_DURATION,
      .def = "1s",

@@ -23,6 +23,7 @@ struct tail_conf {
     int64_t max_line_bytes;
     int64_t refresh_interval_ms;
     int64_t rotate_wait_ms;
+    int64_t read_interval_ms;
 };
 
 /* The option table, ended by a zeroed row. */

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lf_test.h"
@@ -232,6 +233,55 @@ static void test_partial_line_held_until_its_newline(void **state)
     tail_assert_lines(t, want, 2);
     assert_int_equal(lf_test_host_line(t->th, 1).pos_begin, 6);
     assert_int_equal(lf_test_host_line(t->th, 1).pos_end, 14);
+}
+
+/* After a pass that read to the end, read_interval lets the file grow:
+ * two writes made meanwhile, 200 ms apart, come in one chunk. */
+static void test_read_interval_batches_writes_made_meanwhile(void **state)
+{
+    struct tail_test *t = *state;
+    static const char *const want[] = {"first", "b", "c"};
+    struct timespec pause = {.tv_nsec = 200 * 1000 * 1000};
+
+    tail_test_write(t->log, "first\n", 0);
+    tail_test_set(t, "read_from_head", "on");
+    tail_test_set(t, "read_interval", "3s");
+    tail_test_init(t, TEST_RAW_CAP);
+    lf_test_host_input_start(t->th);
+    assert_true(lf_test_host_wait_lines(t->th, 1, TEST_WAIT_MS));
+    /* The pass that emitted "first" ends within microseconds; give it
+     * time to reach the pause rather than race it. */
+    (void)nanosleep(&pause, NULL);
+    tail_test_write(t->log, "b\n", 1);
+    /* Long enough for a read at once (read_interval 0) to take "b" alone. */
+    (void)nanosleep(&pause, NULL);
+    tail_test_write(t->log, "c\n", 1);
+    assert_true(lf_test_host_wait_lines(t->th, 3, TEST_WAIT_MS));
+    assert_int_equal(lf_test_host_input_stop(t->th), LFP_INPUT_STOPPED);
+    tail_assert_lines(t, want, 3);
+    assert_int_equal(lf_test_host_line(t->th, 1).pos_begin, 6);
+    assert_int_equal(lf_test_host_line(t->th, 2).pos_begin, 6);
+    assert_int_equal(lf_test_host_line(t->th, 2).pos_end, 10);
+}
+
+/* Stopping is not held up by the pause. */
+static void test_read_interval_pause_ends_on_stop(void **state)
+{
+    struct tail_test *t = *state;
+    struct timespec t0, t1;
+
+    tail_test_write(t->log, "first\n", 0);
+    tail_test_set(t, "read_from_head", "on");
+    tail_test_set(t, "read_interval", "1s");
+    tail_test_init(t, TEST_RAW_CAP);
+    lf_test_host_input_start(t->th);
+    assert_true(lf_test_host_wait_lines(t->th, 1, TEST_WAIT_MS));
+    (void)clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(lf_test_host_input_stop(t->th), LFP_INPUT_STOPPED);
+    (void)clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_true((t1.tv_sec - t0.tv_sec) * 1000 +
+                    (t1.tv_nsec - t0.tv_nsec) / 1000000 <
+                900);
 }
 
 static void test_crlf_line_endings_are_stripped(void **state)
@@ -600,6 +650,8 @@ int main(void)
         TAIL_TEST(test_reads_from_head),
         TAIL_TEST(test_starts_at_end_without_read_from_head),
         TAIL_TEST(test_partial_line_held_until_its_newline),
+        TAIL_TEST(test_read_interval_batches_writes_made_meanwhile),
+        TAIL_TEST(test_read_interval_pause_ends_on_stop),
         TAIL_TEST(test_crlf_line_endings_are_stripped),
         TAIL_TEST(test_exit_on_eof_emits_final_line_as_partial),
         TAIL_TEST(test_glob_picks_up_new_file_while_running),
