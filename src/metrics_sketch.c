@@ -173,21 +173,28 @@ static void sketch_bucket_add(struct lf_sketch *s, int32_t i, uint64_t n)
     s->bins[i - s->offset] += n;
 }
 
-void lf_sketch_add_n(struct lf_sketch *s, double v, uint64_t n)
+/* Adds n values v (>= 0) whose bucket is index (ignored for the zero
+ * bucket). */
+static void sketch_add_at(struct lf_sketch *s, double v, int32_t index,
+                          uint64_t n)
 {
-    if (!(v >= 0.0) || n == 0) /* NaN or negative */
-        return;
     s->count += n;
     s->sum += v * (double)n;
     if (v < s->min)
         s->min = v;
     if (v > s->max)
         s->max = v;
-    if (v <= s->p->min_value) {
+    if (v <= s->p->min_value)
         s->zero += n;
+    else
+        sketch_bucket_add(s, index, n);
+}
+
+void lf_sketch_add_n(struct lf_sketch *s, double v, uint64_t n)
+{
+    if (!(v >= 0.0) || n == 0) /* NaN or negative */
         return;
-    }
-    sketch_bucket_add(s, lf_sketch_index(s->p, v), n);
+    sketch_add_at(s, v, v > s->p->min_value ? lf_sketch_index(s->p, v) : 0, n);
 }
 
 void lf_sketch_add(struct lf_sketch *s, double v)
@@ -197,16 +204,7 @@ void lf_sketch_add(struct lf_sketch *s, double v)
 
 void lf_sketch_add_at(struct lf_sketch *s, double v, int32_t index)
 {
-    s->count++;
-    s->sum += v;
-    if (v < s->min)
-        s->min = v;
-    if (v > s->max)
-        s->max = v;
-    if (v <= s->p->min_value)
-        s->zero++;
-    else
-        sketch_bucket_add(s, index, 1);
+    sketch_add_at(s, v, index, 1);
 }
 
 void lf_sketch_merge(struct lf_sketch *dst, const struct lf_sketch *src)
