@@ -235,6 +235,11 @@ static char *json_str_body(char *o, const unsigned char *s, size_t n)
     return o;
 }
 
+int lf_json_plain(const char *s, size_t n)
+{
+    return json_plain_run((const unsigned char *)s, n) == n;
+}
+
 size_t lf_json_string(const char *s, size_t n, char *buf)
 {
     char *o = buf;
@@ -410,38 +415,36 @@ static char *json_value(char *o, const struct lfp_field *f)
     }
 }
 
-static size_t json_value_bound(const struct lfp_field *f)
+static size_t json_array_bound(const struct lfp_field *f);
+
+/* Room a value can take, escaped at worst. Inline for scalars, which are
+ * most fields; arrays through json_array_bound. */
+static inline size_t json_value_bound(const struct lfp_field *f)
+{
+    if (f->type == LFP_T_STR)
+        return f->flags & LFP_FIELD_ESCAPE ? (size_t)f->n * 6 + 2
+                                           : (size_t)f->n + 2;
+    if (f->type == LFP_T_ARRAY)
+        return json_array_bound(f);
+    return f->type == LFP_T_JSON ? f->n : 40;
+}
+
+static size_t json_array_bound(const struct lfp_field *f)
 {
     size_t n = 0;
 
-    switch (f->type) {
-    case LFP_T_STR:
-        return f->flags & LFP_FIELD_ESCAPE ? (size_t)f->n * 6 + 2
-                                           : (size_t)f->n + 2;
-    case LFP_T_JSON:
-        return f->n;
-    case LFP_T_ARRAY:
-        for (uint32_t i = 0; i < f->n; i++)
-            n += json_value_bound(&f->v.arr[i]) + 1;
-        return n + 2;
-    default:
-        return 40;
-    }
+    for (uint32_t i = 0; i < f->n; i++)
+        n += json_value_bound(&f->v.arr[i]) + 1;
+    return n + 2;
 }
 
-/* Room one field can take: ,"key": and its value, escaped at worst. */
+/* Room one field can take: ,"key": and its value. */
 static inline size_t json_field_bound(const struct lfp_field *f)
 {
     size_t key =
         f->flags & LFP_FIELD_KEY_PLAIN ? f->key_len : (size_t)f->key_len * 6;
 
-    /* Scalars inline; arrays and JSON text through json_value_bound. */
-    if (f->type == LFP_T_STR)
-        return key + 6 +
-               (f->flags & LFP_FIELD_ESCAPE ? (size_t)f->n * 6 : f->n);
-    if (f->type == LFP_T_ARRAY || f->type == LFP_T_JSON)
-        return key + 4 + json_value_bound(f);
-    return key + 44;
+    return key + 4 + json_value_bound(f);
 }
 
 /* Room for the opening up to the first field, and for the marks and the
