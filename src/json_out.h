@@ -19,6 +19,9 @@ size_t lf_json_record_bound(const struct lfp_record *rec);
 /* Writes rec as one JSON object (no newline) to buf; returns the length.
  * buf must hold lf_json_record_bound(rec) bytes. */
 size_t lf_json_record(const struct lfp_record *rec, char *buf);
+/* Whether s[0..n) goes into a JSON string as it is: ASCII without bytes
+ * below 0x20, '"' or '\\' (what LFP_FIELD_KEY_PLAIN promises). */
+int lf_json_plain(const char *s, size_t n);
 /* Writes s[0..n) as a JSON string with quotes; buf must hold 6*n+2 bytes.
  * Returns the length. */
 size_t lf_json_string(const char *s, size_t n, char *buf);

@@ -31,6 +31,7 @@
 #include "config.h"
 #include "embedded.h"
 #include "err.h"
+#include "json_out.h"
 #include "mem.h"
 #include "option.h"
 
@@ -447,11 +448,8 @@ static void parser_name_suffix(struct lf_parser_rule *r, int i,
 /* The LFP_FIELD_KEY_* flags of a name the parser owns. */
 static uint8_t parser_key_flags(const char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e ||
-            s[i] == '"' || s[i] == '\\')
-            return LFP_FIELD_KEY_STABLE;
-    return LFP_FIELD_KEY_STABLE | LFP_FIELD_KEY_PLAIN;
+    return lf_json_plain(s, n) ? LFP_FIELD_KEY_STABLE | LFP_FIELD_KEY_PLAIN
+                               : LFP_FIELD_KEY_STABLE;
 }
 
 /* Sets names[] from the rename target (when ecs is on), then the default

@@ -98,7 +98,8 @@ struct lfp_field {
  * always safe. KEY_STABLE: the key's bytes stay at that address, unchanged,
  * while the pipeline runs (a parser definition's names, static storage),
  * so a consumer may recognise the key by its address. KEY_PLAIN: the key
- * is printable ASCII without quotes or backslashes (no JSON escaping). */
+ * is ASCII without bytes below 0x20, quotes or backslashes (no JSON
+ * escaping). */
 #define LFP_FIELD_KEY_STABLE 0x02
 #define LFP_FIELD_KEY_PLAIN 0x04
 
