@@ -41,6 +41,18 @@ static void file_encode_json(const struct lfp_host *host, struct file_buf *buf,
     }
 }
 
+/* Writes what buf holds to fd and empties it, adding to *bytes. */
+static int file_buf_drain(struct file_buf *buf, int fd, size_t *bytes)
+{
+    int e = buf->len ? file_write_all(fd, buf->data, buf->len) : 0;
+
+    if (e == 0) {
+        *bytes += buf->len;
+        buf->len = 0;
+    }
+    return e;
+}
+
 int file_write_chunk(const struct lfp_host *host, struct file_buf *buf, int fd,
                      const struct lfp_chunk *chunk, int format, size_t *bytes)
 {
@@ -59,15 +71,12 @@ int file_write_chunk(const struct lfp_host *host, struct file_buf *buf, int fd,
             file_encode_json(host, buf, rec);
         }
         if (buf->len >= FILE_SPILL) {
-            int e = file_write_all(fd, buf->data, buf->len);
+            int e = file_buf_drain(buf, fd, bytes);
             if (e != 0)
                 return e;
-            *bytes += buf->len;
-            buf->len = 0;
         }
     }
-    *bytes += buf->len;
-    return buf->len ? file_write_all(fd, buf->data, buf->len) : 0;
+    return file_buf_drain(buf, fd, bytes);
 }
 
 int file_write_all(int fd, const char *data, size_t len)
