@@ -147,18 +147,25 @@ static int json_word_plain(uint64_t w)
 }
 
 #ifdef __SSE2__
+/* One bit per byte of v that is not plain: below 0x20, '"', '\\', or
+ * >= 0x80 (the sign bit of v itself marks those). */
+static inline unsigned json_vec_special(__m128i v)
+{
+    __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+    __m128i bad = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                               _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(bad, ctl), v));
+}
+
 /* Length of the run of plain bytes at the start of s[0..n): none below
  * 0x20, no '"', no '\\', none >= 0x80. Sixteen bytes at a time. */
 static size_t json_plain_run(const unsigned char *s, size_t n)
 {
-    const __m128i quote = _mm_set1_epi8('"');
-    const __m128i bslash = _mm_set1_epi8('\\');
-    const __m128i ctl_max = _mm_set1_epi8(0x1f);
     size_t i = 0, at;
     unsigned mask;
 
     for (;; i += 16) {
-        __m128i v, ctl, bad;
         if (i + 16 > n) {
             if (n < 16 || i == n)
                 break;
@@ -166,12 +173,8 @@ static size_t json_plain_run(const unsigned char *s, size_t n)
         } else {
             at = i;
         }
-        v = _mm_loadu_si128((const __m128i *)(const void *)(s + at));
-        ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, ctl_max), v);
-        bad = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash));
-        /* The sign bit of v itself marks the bytes >= 0x80. */
-        mask = (unsigned)_mm_movemask_epi8(
-            _mm_or_si128(_mm_or_si128(bad, ctl), v));
+        mask = json_vec_special(
+            _mm_loadu_si128((const __m128i *)(const void *)(s + at)));
         mask &= ~((1u << (i - at)) - 1); /* bytes before i were plain */
         if (mask)
             return at + (size_t)__builtin_ctz(mask);
@@ -255,24 +258,48 @@ static const char json_digits2[201] =
     "34353637383940414243444546474849505152535455565758596061626364656667"
     "6869707172737475767778798081828384858687888990919293949596979899";
 
-/* Decimal digits of u, written in place from the right, two at a time. */
+static const uint64_t json_pow10[20] = {
+    UINT64_C(1),
+    UINT64_C(10),
+    UINT64_C(100),
+    UINT64_C(1000),
+    UINT64_C(10000),
+    UINT64_C(100000),
+    UINT64_C(1000000),
+    UINT64_C(10000000),
+    UINT64_C(100000000),
+    UINT64_C(1000000000),
+    UINT64_C(10000000000),
+    UINT64_C(100000000000),
+    UINT64_C(1000000000000),
+    UINT64_C(10000000000000),
+    UINT64_C(100000000000000),
+    UINT64_C(1000000000000000),
+    UINT64_C(10000000000000000),
+    UINT64_C(100000000000000000),
+    UINT64_C(1000000000000000000),
+    UINT64_C(10000000000000000000),
+};
+
+/* Decimal digits of u, written in place from the right, two at a time.
+ * The count comes from the bit length: 1233/4096 is just above log10(2),
+ * so t is the count or one more, and one compare settles it. */
 static char *json_uint(char *o, uint64_t u)
 {
-    int n = 1;
-    char *t;
+    uint64_t v = u | 1;
+    int t = ((64 - __builtin_clzll(v)) * 1233) >> 12;
+    int n = t + (v >= json_pow10[t]);
+    char *p = o + n;
 
-    for (uint64_t p = 10; n < 20 && u >= p; p *= 10)
-        n++;
-    t = o + n;
     while (u >= 100) {
-        t -= 2;
-        memcpy(t, json_digits2 + (u % 100) * 2, 2);
+        p -= 2;
+        memcpy(p, json_digits2 + (u % 100) * 2, 2);
         u /= 100;
     }
     if (u >= 10)
-        memcpy(t - 2, json_digits2 + u * 2, 2);
+        memcpy(p - 2, json_digits2 + u * 2, 2);
     else
-        t[-1] = (char)('0' + u);
+        p[-1] = (char)('0' + u);
     return o + n;
 }
 
@@ -380,21 +407,104 @@ static char *json_double(char *o, double d)
     return end;
 }
 
-static char *json_value(char *o, const struct lfp_field *f)
+static char *json_value(char *o, const struct lfp_field *f);
+
+/* Copies s[0..n) to o and returns the end if every byte is plain, else
+ * returns NULL having written nothing past o + n. The blocks checked
+ * are also the copy: 16 bytes at a time with SSE2, two overlapping words
+ * or the three bytes of a short string. */
+static inline __attribute__((always_inline)) char *
+json_put_if_plain(char *o, const char *s, size_t n)
+{
+#ifdef __SSE2__
+    if (n >= 16) { /* copied block by block, the last one overlapping */
+        for (size_t i = 0;; i += 16) {
+            size_t at = i + 16 <= n ? i : n - 16;
+            __m128i v =
+                _mm_loadu_si128((const __m128i *)(const void *)(s + at));
+            if (json_vec_special(v))
+                return NULL;
+            _mm_storeu_si128((__m128i *)(void *)(o + at), v);
+            if (at + 16 == n)
+                return o + n;
+        }
+    }
+#endif
+    if (n >= 8 && n < 16) {
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        if (!json_word_plain(a) || !json_word_plain(b))
+            return NULL;
+        memcpy(o, &a, 8);
+        memcpy(o + n - 8, &b, 8);
+        return o + n;
+    }
+    if (n >= 4 && n < 8) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        if (!json_word_plain((uint64_t)a | (uint64_t)b << 32))
+            return NULL;
+        memcpy(o, &a, 4);
+        memcpy(o + n - 4, &b, 4);
+        return o + n;
+    }
+    if (n >= 1 && n < 4) { /* bytes 0, n/2 and n-1 are all of them */
+        unsigned char c0 = (unsigned char)s[0], c1 = (unsigned char)s[n / 2],
+                      c2 = (unsigned char)s[n - 1];
+        if (!json_word_plain((uint64_t)c0 | (uint64_t)c1 << 8 |
+                             (uint64_t)c2 << 16 | UINT64_C(0x6161616161000000)))
+            return NULL;
+        o[0] = (char)c0;
+        o[n / 2] = (char)c1;
+        o[n - 1] = (char)c2;
+        return o + n;
+    }
+    return NULL;
+}
+
+/* A string value with its quotes. */
+static inline __attribute__((always_inline)) char *
+json_str(char *o, const struct lfp_field *f)
+{
+    char *end;
+
+    *o++ = '"';
+    if (!(f->flags & LFP_FIELD_ESCAPE))
+        o = json_put(o, f->v.s, f->n); /* the producer vouches for it */
+    else if ((end = json_put_if_plain(o, f->v.s, f->n)) != NULL)
+        o = end;
+    else
+        o = json_str_body(o, (const unsigned char *)f->v.s, f->n);
+    *o++ = '"';
+    return o;
+}
+
+/* Strings and numbers, most values, inline; the rest by json_value. */
+static inline __attribute__((always_inline)) char *
+json_scalar(char *o, const struct lfp_field *f)
 {
     switch (f->type) {
     case LFP_T_STR:
-        *o++ = '"';
-        if (f->flags & LFP_FIELD_ESCAPE)
-            o = json_str_body(o, (const unsigned char *)f->v.s, f->n);
-        else
-            o = json_put(o, f->v.s, f->n); /* the producer vouches for it */
-        *o++ = '"';
-        return o;
+        return json_str(o, f);
     case LFP_T_INT:
         return json_int(o, f->v.i);
     case LFP_T_FLOAT:
         return json_double(o, f->v.d);
+    default:
+        return json_value(o, f);
+    }
+}
+
+static __attribute__((noinline)) char *json_value(char *o,
+                                                  const struct lfp_field *f)
+{
+    switch (f->type) {
+    case LFP_T_STR:
+    case LFP_T_INT:
+    case LFP_T_FLOAT:
+        return json_scalar(o, f);
     case LFP_T_BOOL:
         memcpy(o, f->v.i ? "true" : "false", f->v.i ? 4 : 5);
         return o + (f->v.i ? 4 : 5);
@@ -447,6 +557,23 @@ static inline size_t json_field_bound(const struct lfp_field *f)
     return key + 4 + json_value_bound(f);
 }
 
+/* A quick bound on the room of a field that is not an array, or is an
+ * array of one value that is not: every byte of the key and the string
+ * escaped (6 each), or a number (40 at most), with the punctuation. It
+ * never is below json_field_bound(); n of a number only makes it larger.
+ * Returns 0 for other arrays, which take the exact walk. */
+static inline size_t json_field_quick_bound(const struct lfp_field *f)
+{
+    const struct lfp_field *v = f;
+
+    if (f->type == LFP_T_ARRAY) {
+        if (f->n != 1 || f->v.arr[0].type == LFP_T_ARRAY)
+            return 0;
+        v = &f->v.arr[0];
+    }
+    return ((size_t)f->key_len + v->n) * 6 + 48;
+}
+
 /* Room for the opening up to the first field, and for the marks and the
  * closing brace after the last. */
 #define JSON_HEAD (16 + LF_TIME_ISO_LEN)
@@ -461,39 +588,48 @@ size_t lf_json_record_bound(const struct lfp_record *rec)
     return n;
 }
 
-static char *json_key(char *o, const struct lfp_field *f)
+static inline __attribute__((always_inline)) char *
+json_key(char *o, const struct lfp_field *f)
 {
-    *o++ = ',';
-    *o++ = '"';
+    o = JSON_LIT(o, ",\"");
     if (f->flags & LFP_FIELD_KEY_PLAIN)
         o = json_put(o, f->key, f->key_len);
     else
         o = json_str_body(o, (const unsigned char *)f->key, f->key_len);
-    *o++ = '"';
-    *o++ = ':';
-    return o;
+    return JSON_LIT(o, "\":");
 }
 
-/* One pass: each field's room is checked just before it is written. */
+/* One pass: each field's room is checked just before it is written, by
+ * the quick bound while there is plenty and by the exact one near the
+ * end of buf. Arrays of one value (the usual upstream attempt lists) are
+ * written inline. */
 size_t lf_json_record_cap(const struct lfp_record *rec, char *buf, size_t cap)
 {
-    char *o = buf;
+    char *o = buf, *end;
 
     if (cap < JSON_HEAD + JSON_TAIL)
         return 0;
+    end = buf + (cap - JSON_TAIL);
     o = JSON_LIT(o, "{\"@timestamp\":\"");
     lf_time_format_iso(rec->ts_ns, o);
     o += LF_TIME_ISO_LEN;
     *o++ = '"';
     for (uint32_t i = 0; i < rec->nfields; i++) {
         const struct lfp_field *f = &rec->fields[i];
-        if (cap - (size_t)(o - buf) < json_field_bound(f) + JSON_TAIL)
+        size_t room = (size_t)(end - o), quick = json_field_quick_bound(f);
+        if ((quick == 0 || room < quick) && room < json_field_bound(f))
             return 0;
         o = json_key(o, f);
-        o = json_value(o, f);
+        if (f->type == LFP_T_ARRAY && quick) {
+            *o++ = '[';
+            o = json_scalar(o, &f->v.arr[0]);
+            *o++ = ']';
+        } else {
+            o = json_scalar(o, f);
+        }
     }
     if (rec->nfields == 0) {
-        if (cap - (size_t)(o - buf) < (size_t)rec->raw_len * 6 + 16 + JSON_TAIL)
+        if ((size_t)(end - o) < (size_t)rec->raw_len * 6 + 16)
             return 0;
         o = JSON_LIT(o, ",\"message\":\"");
         o = json_str_body(o, (const unsigned char *)rec->raw, rec->raw_len);
