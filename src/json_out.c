@@ -396,8 +396,11 @@ static char *json_double(char *o, double d)
     memcpy(&bits, &d, sizeof(bits));
     m = &json_memo[(bits * UINT64_C(0x9e3779b97f4a7c15)) >> 54 &
                    (JSON_MEMO - 1)];
-    if (m->len && m->bits == bits)
-        return json_put(o, m->text, m->len);
+    if (m->len && m->bits == bits) {
+        /* The whole slot: within the 40 bytes a number may take. */
+        memcpy(o, m->text, JSON_MEMO_TEXT);
+        return o + m->len;
+    }
     end = json_double_text(o, d);
     if ((size_t)(end - o) <= JSON_MEMO_TEXT) {
         m->bits = bits;
