@@ -146,16 +146,10 @@ static void sketch_collapse(struct lf_sketch *s, int32_t new_lo)
     s->collapsed += k;
 }
 
-/* Adds n to bucket i, folding low buckets if the span would grow past
- * max_buckets. */
-static void sketch_bucket_add(struct lf_sketch *s, int32_t i, uint64_t n)
+void lf_sketch_bucket_grow(struct lf_sketch *s, int32_t i, uint64_t n)
 {
     int32_t lo = i, hi = i;
 
-    if (i >= s->offset && i - s->offset < s->nbins) { /* the usual case */
-        s->bins[i - s->offset] += n;
-        return;
-    }
     if (s->nbins > 0) {
         if (s->offset < lo)
             lo = s->offset;
@@ -173,38 +167,27 @@ static void sketch_bucket_add(struct lf_sketch *s, int32_t i, uint64_t n)
     s->bins[i - s->offset] += n;
 }
 
-/* Adds n values v (>= 0) whose bucket is index (ignored for the zero
- * bucket). */
-static void sketch_add_at(struct lf_sketch *s, double v, int32_t index,
-                          uint64_t n)
+/* Adds n to bucket i, folding low buckets if the span would grow past
+ * max_buckets. */
+static void sketch_bucket_add(struct lf_sketch *s, int32_t i, uint64_t n)
 {
-    s->count += n;
-    s->sum += v * (double)n;
-    if (v < s->min)
-        s->min = v;
-    if (v > s->max)
-        s->max = v;
-    if (v <= s->p->min_value)
-        s->zero += n;
+    if (i >= s->offset && i - s->offset < s->nbins) /* the usual case */
+        s->bins[i - s->offset] += n;
     else
-        sketch_bucket_add(s, index, n);
+        lf_sketch_bucket_grow(s, i, n);
 }
 
 void lf_sketch_add_n(struct lf_sketch *s, double v, uint64_t n)
 {
     if (!(v >= 0.0) || n == 0) /* NaN or negative */
         return;
-    sketch_add_at(s, v, v > s->p->min_value ? lf_sketch_index(s->p, v) : 0, n);
+    lf_sketch_add_at_n(s, v, v > s->p->min_value ? lf_sketch_index(s->p, v) : 0,
+                       n);
 }
 
 void lf_sketch_add(struct lf_sketch *s, double v)
 {
     lf_sketch_add_n(s, v, 1);
-}
-
-void lf_sketch_add_at(struct lf_sketch *s, double v, int32_t index)
-{
-    sketch_add_at(s, v, index, 1);
 }
 
 void lf_sketch_merge(struct lf_sketch *dst, const struct lf_sketch *src)
@@ -223,15 +206,23 @@ void lf_sketch_merge(struct lf_sketch *dst, const struct lf_sketch *src)
         dst->max = src->max;
     if (src->nbins == 0)
         return;
-    /* Cover the union first so the loop below never moves memory. */
+    /* When the union of both spans fits, cover it once and add the
+     * buckets as plain sums; otherwise the folding path takes them,
+     * lowest first. */
     lo = src->offset;
     hi = src->offset + src->nbins - 1;
     if (dst->nbins > 0 && dst->offset < lo)
         lo = dst->offset;
     if (dst->nbins > 0 && dst->offset + dst->nbins - 1 > hi)
         hi = dst->offset + dst->nbins - 1;
-    if (hi - lo + 1 <= dst->p->max_buckets)
+    if (hi - lo + 1 <= dst->p->max_buckets) {
+        uint64_t *to;
         sketch_cover(dst, lo, hi);
+        to = dst->bins + (src->offset - dst->offset);
+        for (int32_t j = 0; j < src->nbins; j++)
+            to[j] += src->bins[j];
+        return;
+    }
     for (int32_t j = 0; j < src->nbins; j++)
         if (src->bins[j])
             sketch_bucket_add(dst, src->offset + j, src->bins[j]);

@@ -65,9 +65,42 @@ void lf_sketch_reset(struct lf_sketch *s);
  * decides what a missing value is. */
 void lf_sketch_add(struct lf_sketch *s, double v);
 void lf_sketch_add_n(struct lf_sketch *s, double v, uint64_t n);
+/* Adds n to bucket i, which bins do not cover yet: widens them, folding
+ * the lowest buckets past max_buckets. lf_sketch_add_at's slow path. */
+void lf_sketch_bucket_grow(struct lf_sketch *s, int32_t i, uint64_t n);
+
+/* Adds n values v (>= 0) whose bucket is index (ignored for the zero
+ * bucket). Inline: it runs for every latency of every record, and a
+ * bucket inside the span is the usual case. */
+static inline void lf_sketch_add_at_n(struct lf_sketch *s, double v,
+                                      int32_t index, uint64_t n)
+{
+    uint32_t j;
+
+    s->count += n;
+    s->sum += v * (double)n;
+    if (v < s->min)
+        s->min = v;
+    if (v > s->max)
+        s->max = v;
+    if (v <= s->p->min_value) {
+        s->zero += n;
+        return;
+    }
+    j = (uint32_t)(index - s->offset);
+    if (j < (uint32_t)s->nbins)
+        s->bins[j] += n;
+    else
+        lf_sketch_bucket_grow(s, index, n);
+}
+
 /* lf_sketch_add(s, v) when index is lf_sketch_index(s->p, v), which
  * callers may have computed once for many equal values (v >= 0). */
-void lf_sketch_add_at(struct lf_sketch *s, double v, int32_t index);
+static inline void lf_sketch_add_at(struct lf_sketch *s, double v,
+                                    int32_t index)
+{
+    lf_sketch_add_at_n(s, v, index, 1);
+}
 /* Adds every value of src to dst (same params). Exact unless dst must
  * fold buckets to stay within max_buckets. */
 void lf_sketch_merge(struct lf_sketch *dst, const struct lf_sketch *src);
