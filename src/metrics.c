@@ -125,10 +125,10 @@ static void metrics_epoch_init(struct metrics_epoch *ep, uint32_t n)
     ep->ndirty = 0;
 }
 
-static void metrics_epoch_fini(struct metrics_epoch *ep)
+static void metrics_epoch_fini(struct metrics_epoch *ep, uint32_t n)
 {
-    for (uint32_t i = 0; i < ep->ndirty; i++)
-        lf_metrics_delta_free(ep->delta[ep->dirty[i]]);
+    for (uint32_t id = 0; id <= n; id++)
+        lf_metrics_delta_free(ep->delta[id]);
     lf_free(ep->delta);
     lf_free(ep->dirty);
 }
@@ -190,8 +190,8 @@ void lf_metrics_shard_free(struct lf_metrics_shard *sh)
     }
     pthread_mutex_unlock(&m->shards_lock);
     pthread_mutex_unlock(&m->agg_lock);
-    metrics_epoch_fini(&sh->cur);
-    metrics_epoch_fini(&sh->spare);
+    metrics_epoch_fini(&sh->cur, m->st.max_series);
+    metrics_epoch_fini(&sh->spare, m->st.max_series);
     metrics_cache_clear(sh);
     lf_free(sh->cache);
     lf_free(sh->scratch);
@@ -391,12 +391,17 @@ static struct metrics_delta *metrics_delta_get(struct lf_metrics_shard *sh,
                                                uint32_t id)
 {
     struct metrics_epoch *ep = &sh->cur;
+    struct metrics_delta *d = ep->delta[id];
 
-    if (!ep->delta[id]) {
-        ep->delta[id] = lf_metrics_delta_new(&sh->m->st);
+    if (!d) {
+        d = lf_metrics_delta_new(&sh->m->st);
+        ep->delta[id] = d;
+    }
+    if (!d->is_pending) {
+        d->is_pending = 1;
         ep->dirty[ep->ndirty++] = id;
     }
-    return ep->delta[id];
+    return d;
 }
 
 static int metrics_number(const struct lfp_field *f, double *v)
@@ -524,8 +529,7 @@ static void metrics_merge_epoch(struct lf_metrics *m, struct metrics_epoch *ep,
         /* Expiry never drops a series with a pending delta. */
         if (s)
             lf_metrics_series_merge(&m->st, s, ep->delta[id], now_ns);
-        lf_metrics_delta_free(ep->delta[id]);
-        ep->delta[id] = NULL;
+        lf_metrics_delta_reset(&m->st, ep->delta[id]);
     }
     ep->ndirty = 0;
 }
@@ -533,9 +537,21 @@ static void metrics_merge_epoch(struct lf_metrics *m, struct metrics_epoch *ep,
 static int metrics_pending(const struct lf_metrics *m, uint32_t id)
 {
     for (const struct lf_metrics_shard *sh = m->shards; sh; sh = sh->next)
-        if (sh->cur.delta[id])
+        if (sh->cur.delta[id] && sh->cur.delta[id]->is_pending)
             return 1;
     return 0;
+}
+
+/* All shard locks held, after metrics_pending said no: the (empty) deltas
+ * an expired series kept go with it. */
+static void metrics_deltas_free(struct lf_metrics *m, uint32_t id)
+{
+    for (struct lf_metrics_shard *sh = m->shards; sh; sh = sh->next) {
+        lf_metrics_delta_free(sh->cur.delta[id]);
+        sh->cur.delta[id] = NULL;
+        lf_metrics_delta_free(sh->spare.delta[id]);
+        sh->spare.delta[id] = NULL;
+    }
 }
 
 /* All shard locks and reg_lock held: drops idle series. */
@@ -554,6 +570,7 @@ static void metrics_expire(struct lf_metrics *m, int64_t now_ns)
         metrics_table_remove(
             m, metrics_table_find(m, s->key, s->key_len, s->hash));
         m->series[id] = NULL;
+        metrics_deltas_free(m, id);
         atomic_fetch_add(&m->gen[id], 1);
         m->free_ids[m->nfree++] = id;
         m->nlive--;

@@ -9,9 +9,10 @@
  *                         cache: raw label values -> (series id, gen)
  *                         delta[id]: what this worker added since the
  *                                    last drain
- *   reader/tick ──drain──► swaps each shard's delta array for an empty
- *                          one (O(1) under the shard lock), merges the
- *                          deltas into the series (under reg_lock)
+ *   reader/tick ──drain──► swaps each shard's delta array for the one it
+ *                          emptied last time (O(1) under the shard
+ *                          lock), merges the deltas into the series
+ *                          (under reg_lock) and empties them
  *   registry: label set -> id in [0, max_series); id max_series is the
  *             __overflow__ series. Taken by a worker only when its cache
  *             misses (first sight of a label set), never per known line.
@@ -118,11 +119,16 @@ struct metrics_hist {
     uint64_t count;
 };
 
-/* What one shard added to one series since the last drain. */
+/* What one shard added to one series since the last drain. A drain
+ * empties it and keeps it, with its sketches' buckets, for the next
+ * epoch: a series seen once is usually seen again. */
 struct metrics_delta {
     struct metrics_counts c;
-    struct metrics_hist hist[METRICS_NKINDS];
-    struct lf_sketch *sk[METRICS_NKINDS]; /* NULL until a value comes */
+    int is_pending; /* on its epoch's dirty list */
+    /* [METRICS_NKINDS][nbuckets + 1] histogram bins, owned; the sum and
+     * the count of a histogram are its sketch's. */
+    uint64_t *hist;
+    struct lf_sketch sk[METRICS_NKINDS];
 };
 
 /* One slot of a series' window ring. */
@@ -166,6 +172,9 @@ void lf_metrics_counts_add_class(struct metrics_counts *c, const char *name,
 void lf_metrics_counts_fini(struct metrics_counts *c);
 struct metrics_delta *lf_metrics_delta_new(const struct metrics_settings *st);
 void lf_metrics_delta_free(struct metrics_delta *d);
+/* Empties d, keeping its memory. */
+void lf_metrics_delta_reset(const struct metrics_settings *st,
+                            struct metrics_delta *d);
 /* Where a value goes: its histogram bucket and its sketch index. Workers
  * keep the places of recent values (timings repeat), see metrics.c. */
 struct metrics_place {
@@ -174,10 +183,16 @@ struct metrics_place {
 };
 void lf_metrics_place(const struct metrics_settings *st, double v,
                       struct metrics_place *at);
-/* Adds value v (seconds, >= 0) of kind k to d; at is its place. */
-void lf_metrics_delta_value(const struct metrics_settings *st,
-                            struct metrics_delta *d, int k, double v,
-                            const struct metrics_place *at);
+/* Adds value v (seconds, >= 0) of kind k to d; at is its place. Inline:
+ * it runs for every latency of every record. */
+static inline void lf_metrics_delta_value(const struct metrics_settings *st,
+                                          struct metrics_delta *d, int k,
+                                          double v,
+                                          const struct metrics_place *at)
+{
+    d->hist[(size_t)k * (size_t)(st->nbuckets + 1) + (size_t)at->bucket]++;
+    lf_sketch_add_at(&d->sk[k], v, at->index);
+}
 struct metrics_series *lf_metrics_series_new(const struct metrics_settings *st);
 void lf_metrics_series_free(const struct metrics_settings *st,
                             struct metrics_series *s);
@@ -205,7 +220,7 @@ struct metrics_cache_entry {
 };
 
 struct metrics_epoch {
-    struct metrics_delta **delta; /* [max_series + 1] */
+    struct metrics_delta **delta; /* [max_series + 1], NULL: none yet */
     uint32_t *dirty;              /* ids with a delta, ndirty used */
     uint32_t ndirty;
 };

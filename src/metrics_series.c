@@ -114,8 +114,10 @@ struct metrics_delta *lf_metrics_delta_new(const struct metrics_settings *st)
 {
     struct metrics_delta *d = lf_calloc(1, sizeof(*d));
 
+    d->hist = lf_calloc((size_t)METRICS_NKINDS * ((size_t)st->nbuckets + 1),
+                        sizeof(uint64_t));
     for (int k = 0; k < METRICS_NKINDS; k++)
-        d->hist[k].bins = lf_calloc((size_t)st->nbuckets + 1, sizeof(uint64_t));
+        lf_sketch_init(&d->sk[k], &st->sketch);
     return d;
 }
 
@@ -124,11 +126,27 @@ void lf_metrics_delta_free(struct metrics_delta *d)
     if (!d)
         return;
     lf_metrics_counts_fini(&d->c);
-    for (int k = 0; k < METRICS_NKINDS; k++) {
-        lf_free(d->hist[k].bins);
-        lf_sketch_free(d->sk[k]);
-    }
+    lf_free(d->hist);
+    for (int k = 0; k < METRICS_NKINDS; k++)
+        lf_sketch_fini(&d->sk[k]);
     lf_free(d);
+}
+
+void lf_metrics_delta_reset(const struct metrics_settings *st,
+                            struct metrics_delta *d)
+{
+    struct metrics_counts *c = &d->c;
+
+    c->requests = c->errors = c->n5xx = c->retries = c->bytes = 0;
+    c->ncodes = 0;
+    for (uint32_t i = 0; i < c->nclasses; i++)
+        lf_free(c->classes[i].name);
+    c->nclasses = 0;
+    d->is_pending = 0;
+    memset(d->hist, 0,
+           sizeof(uint64_t) * METRICS_NKINDS * ((size_t)st->nbuckets + 1));
+    for (int k = 0; k < METRICS_NKINDS; k++)
+        lf_sketch_reset(&d->sk[k]);
 }
 
 /* Index of the first bucket whose bound is >= v; nbuckets if none. */
@@ -151,20 +169,6 @@ void lf_metrics_place(const struct metrics_settings *st, double v,
 {
     at->bucket = series_bucket(st, v);
     at->index = v > st->sketch.min_value ? lf_sketch_index(&st->sketch, v) : 0;
-}
-
-void lf_metrics_delta_value(const struct metrics_settings *st,
-                            struct metrics_delta *d, int k, double v,
-                            const struct metrics_place *at)
-{
-    struct metrics_hist *h = &d->hist[k];
-
-    h->bins[at->bucket]++;
-    h->sum += v;
-    h->count++;
-    if (!d->sk[k])
-        d->sk[k] = lf_sketch_new(&st->sketch);
-    lf_sketch_add_at(d->sk[k], v, at->index);
 }
 
 struct metrics_series *lf_metrics_series_new(const struct metrics_settings *st)
@@ -232,7 +236,7 @@ static void series_sketch_merge(const struct metrics_settings *st,
                                 struct lf_sketch **dst,
                                 const struct lf_sketch *src)
 {
-    if (!src || src->count == 0)
+    if (src->count == 0)
         return;
     if (!*dst)
         *dst = lf_sketch_new(&st->sketch);
@@ -250,12 +254,13 @@ void lf_metrics_series_merge(const struct metrics_settings *st,
     sl->errors += d->c.errors;
     sl->n5xx += d->c.n5xx;
     for (int k = 0; k < METRICS_NKINDS; k++) {
+        const uint64_t *bins = d->hist + (size_t)k * ((size_t)st->nbuckets + 1);
         for (int b = 0; b <= st->nbuckets; b++)
-            s->hist[k].bins[b] += d->hist[k].bins[b];
-        s->hist[k].sum += d->hist[k].sum;
-        s->hist[k].count += d->hist[k].count;
-        series_sketch_merge(st, &s->life[k], d->sk[k]);
-        series_sketch_merge(st, &sl->sk[k], d->sk[k]);
+            s->hist[k].bins[b] += bins[b];
+        s->hist[k].sum += d->sk[k].sum;
+        s->hist[k].count += d->sk[k].count;
+        series_sketch_merge(st, &s->life[k], &d->sk[k]);
+        series_sketch_merge(st, &sl->sk[k], &d->sk[k]);
     }
     s->last_ns = now_ns;
 }

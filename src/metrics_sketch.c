@@ -32,13 +32,25 @@ int lf_sketch_params_init(struct lf_sketch_params *p, double accuracy,
     return LFP_OK;
 }
 
-struct lf_sketch *lf_sketch_new(const struct lf_sketch_params *p)
+void lf_sketch_init(struct lf_sketch *s, const struct lf_sketch_params *p)
 {
-    struct lf_sketch *s = lf_calloc(1, sizeof(*s));
-
+    memset(s, 0, sizeof(*s));
     s->p = p;
     s->min = INFINITY;
     s->max = -INFINITY;
+}
+
+void lf_sketch_fini(struct lf_sketch *s)
+{
+    lf_free(s->bins);
+    s->bins = NULL;
+}
+
+struct lf_sketch *lf_sketch_new(const struct lf_sketch_params *p)
+{
+    struct lf_sketch *s = lf_malloc(sizeof(*s));
+
+    lf_sketch_init(s, p);
     return s;
 }
 
@@ -46,7 +58,7 @@ void lf_sketch_free(struct lf_sketch *s)
 {
     if (!s)
         return;
-    lf_free(s->bins);
+    lf_sketch_fini(s);
     lf_free(s);
 }
 

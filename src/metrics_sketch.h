@@ -55,6 +55,10 @@ int lf_sketch_params_init(struct lf_sketch_params *p, double accuracy,
                           int32_t max_buckets,
                           struct lfp_err *err) LF_MUST_CHECK;
 
+/* An empty sketch in storage the caller provides; lf_sketch_fini()
+ * releases its buckets. */
+void lf_sketch_init(struct lf_sketch *s, const struct lf_sketch_params *p);
+void lf_sketch_fini(struct lf_sketch *s);
 /* An empty sketch; caller frees with lf_sketch_free(). */
 struct lf_sketch *lf_sketch_new(const struct lf_sketch_params *p);
 void lf_sketch_free(struct lf_sketch *s); /* NULL is a no-op */

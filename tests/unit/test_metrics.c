@@ -281,6 +281,52 @@ static void test_windows_slide_and_lifetime_stays(void **state)
     lf_metrics_free(m);
 }
 
+/* A drain empties the deltas it merges and the shard reuses them: what
+ * comes after a drain counts once, codes, errors and values alike. */
+static void test_reused_deltas_count_each_request_once(void **state)
+{
+    struct lf_metrics *m = metrics_make(defaults);
+    struct lf_metrics_shard *sh = lf_metrics_shard_new(m);
+    const struct req r1[] = {
+        {"a:1", 502, "refused", 2, 10, 0.004, 0},
+        {"a:1", 200, NULL, 0, 0, 0.4, 0},
+    };
+    const struct req r2 = {"a:1", 200, NULL, 0, 5, 2.0, 0};
+    char *text;
+
+    (void)state;
+    observe(sh, "x", r1, 2);
+    lf_metrics_tick(m, T0);
+    observe(sh, "x", &r2, 1);
+    lf_metrics_tick(m, T0 + 2 * SEC);
+    observe(sh, "x", &r2, 1);
+    text = render(m, T0 + 4 * SEC);
+    assert_line(
+        text,
+        "logferry_upstream_requests_total{upstream=\"a:1\",code=\"200\"} 3");
+    assert_line(
+        text,
+        "logferry_upstream_requests_total{upstream=\"a:1\",code=\"502\"} 1");
+    assert_line(text, "logferry_upstream_errors_total{upstream=\"a:1\","
+                      "error=\"refused\"} 1");
+    assert_line(text, "logferry_upstream_retries_total{upstream=\"a:1\"} 1");
+    assert_line(text,
+                "logferry_upstream_response_bytes_total{upstream=\"a:1\"} 20");
+    assert_line(text, "logferry_upstream_response_seconds_bucket{upstream="
+                      "\"a:1\",le=\"0.005\"} 1");
+    assert_line(text, "logferry_upstream_response_seconds_bucket{upstream="
+                      "\"a:1\",le=\"0.5\"} 2");
+    assert_line(text, "logferry_upstream_response_seconds_bucket{upstream="
+                      "\"a:1\",le=\"2.5\"} 4");
+    assert_line(text, "logferry_upstream_response_window_seconds_count{"
+                      "upstream=\"a:1\",window=\"1m\"} 4");
+    assert_line(text, "logferry_upstream_response_window_seconds_count{"
+                      "upstream=\"a:1\",window=\"lifetime\"} 4");
+    lf_free(text);
+    lf_metrics_shard_free(sh);
+    lf_metrics_free(m);
+}
+
 static void test_only_live_requests_of_matching_tags_count(void **state)
 {
     static const char *const kv[] = {"enabled", "on", "match", "nginx.*", NULL};
@@ -359,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_series_past_max_series_fold_into_overflow),
         cmocka_unit_test(test_idle_series_expire_and_free_their_slot),
         cmocka_unit_test(test_windows_slide_and_lifetime_stays),
+        cmocka_unit_test(test_reused_deltas_count_each_request_once),
         cmocka_unit_test(test_only_live_requests_of_matching_tags_count),
         cmocka_unit_test(test_options_are_checked_with_file_and_line),
         cmocka_unit_test(test_disabled_metrics_build_nothing),
