@@ -238,8 +238,8 @@ static void metrics_table_remove(struct lf_metrics *m, uint32_t *slot)
     }
 }
 
-/* Cleaned copies of the raw label values in sh->scratch (length-prefixed,
- * as built by metrics_key) and the registry key made of them. */
+/* Cleaned copies of the raw label values in raw (length-prefixed, as
+ * built by metrics_key) and the registry key made of them. */
 static struct metrics_series *
 metrics_series_make(struct lf_metrics *m, const char *raw, struct lf_mbuf *key)
 {
@@ -301,45 +301,129 @@ static uint32_t metrics_register(struct lf_metrics *m, const char *raw,
 
 /* ---- the worker's path ----------------------------------------------- */
 
-static void metrics_scratch_add(struct lf_metrics_shard *sh, size_t *len,
-                                const char *s, size_t n)
+static uint64_t metrics_mix(uint64_t h)
 {
-    uint16_t n16;
-
-    if (n > METRICS_LABEL_MAX)
-        n = METRICS_LABEL_MAX;
-    n16 = (uint16_t)n;
-    if (*len + sizeof(n16) + n > sh->scratch_cap) {
-        sh->scratch_cap = (*len + sizeof(n16) + n) * 2 + 64;
-        sh->scratch = lf_realloc(sh->scratch, sh->scratch_cap);
-    }
-    memcpy(sh->scratch + *len, &n16, sizeof(n16));
-    memcpy(sh->scratch + *len + sizeof(n16), s, n);
-    *len += sizeof(n16) + n;
+    h *= UINT64_C(0x9e3779b97f4a7c15);
+    return h ^ (h >> 32);
 }
 
-/* Builds the raw key of the record's label values in sh->scratch. */
+static uint64_t metrics_load64(const char *p)
+{
+    uint64_t w;
+
+    memcpy(&w, p, sizeof(w));
+    return w;
+}
+
+/* Bytes p[0, n), n <= 8, as one word (the 4-byte loads overlap). */
+static uint64_t metrics_word(const char *p, size_t n)
+{
+    uint32_t lo, hi;
+
+    if (n == 0)
+        return 0;
+    if (n < 4)
+        return (uint64_t)(unsigned char)p[0] |
+               (uint64_t)(unsigned char)p[n / 2] << 8 |
+               (uint64_t)(unsigned char)p[n - 1] << 16;
+    memcpy(&lo, p, sizeof(lo));
+    memcpy(&hi, p + n - 4, sizeof(hi));
+    return (uint64_t)hi << 32 | lo;
+}
+
+/* h extended with the value p[0, n), a word at a time (the last word
+ * overlaps the one before it). */
+static uint64_t metrics_hash_value(uint64_t h, const char *p, size_t n)
+{
+    h = metrics_mix(h ^ n);
+    if (n <= 8)
+        return metrics_mix(h ^ metrics_word(p, n));
+    for (size_t j = 0; j + 8 < n; j += 8)
+        h = metrics_mix(h ^ metrics_load64(p + j));
+    return metrics_mix(h ^ metrics_load64(p + n - 8));
+}
+
+/* The record's label values: strings as they are (cut at
+ * METRICS_LABEL_MAX), numbers printed into num[i], "-" when absent.
+ * Returns their hash for the shard cache, taken straight from the record
+ * since every line looks its label set up. */
+static uint64_t metrics_labels(const struct lf_metrics *m,
+                               const struct lfp_field *const *got,
+                               struct metrics_label *lab,
+                               char (*num)[METRICS_NUM_MAX])
+{
+    uint64_t h = 0;
+
+    for (int i = 0; i < m->st.nlabels; i++) {
+        const struct lfp_field *f = got[MF__COUNT + i];
+        int n = 0;
+        if (f && f->type == LFP_T_STR && f->n > 0) {
+            lab[i].s = f->v.s;
+            lab[i].n = f->n < METRICS_LABEL_MAX ? f->n : METRICS_LABEL_MAX;
+        } else {
+            if (f && (f->type == LFP_T_INT || f->type == LFP_T_BOOL))
+                n = snprintf(num[i], METRICS_NUM_MAX, "%lld",
+                             (long long)f->v.i);
+            else if (f && f->type == LFP_T_FLOAT)
+                n = snprintf(num[i], METRICS_NUM_MAX, "%.17g", f->v.d);
+            lab[i].s = n > 0 ? num[i] : METRICS_MISSING;
+            lab[i].n = n > 0 ? (size_t)n : 1;
+        }
+        h = metrics_hash_value(h, lab[i].s, lab[i].n);
+    }
+    return h;
+}
+
+/* Whether a[0, n) and b[0, n) are equal: label values are short, and a
+ * call to memcmp costs more than comparing them here. */
+static int metrics_bytes_equal(const char *a, const char *b, size_t n)
+{
+    if (n <= 8)
+        return metrics_word(a, n) == metrics_word(b, n);
+    for (size_t j = 0; j + 8 < n; j += 8)
+        if (metrics_load64(a + j) != metrics_load64(b + j))
+            return 0;
+    return metrics_load64(a + n - 8) == metrics_load64(b + n - 8);
+}
+
+/* Whether key (length-prefixed values, see metrics_key) holds lab. */
+static int metrics_key_is(const char *key, uint32_t key_len,
+                          const struct metrics_label *lab, int n)
+{
+    size_t off = 0;
+
+    for (int i = 0; i < n; i++) {
+        uint16_t n16;
+        if (key_len - off < sizeof(n16) + lab[i].n)
+            return 0;
+        memcpy(&n16, key + off, sizeof(n16));
+        if (n16 != lab[i].n ||
+            !metrics_bytes_equal(key + off + sizeof(n16), lab[i].s, lab[i].n))
+            return 0;
+        off += sizeof(n16) + lab[i].n;
+    }
+    return off == key_len;
+}
+
+/* Builds the raw key of lab in sh->scratch: each value as a 2-byte length
+ * and its bytes. Returns its length. */
 static size_t metrics_key(struct lf_metrics_shard *sh,
-                          const struct lfp_field *const *got)
+                          const struct metrics_label *lab, int n)
 {
     size_t len = 0;
 
-    for (int i = 0; i < sh->m->st.nlabels; i++) {
-        const struct lfp_field *f = got[MF__COUNT + i];
-        char num[40];
-        int n = 0;
-        if (f && f->type == LFP_T_STR && f->n > 0) {
-            metrics_scratch_add(sh, &len, f->v.s, f->n);
-            continue;
-        }
-        if (f && (f->type == LFP_T_INT || f->type == LFP_T_BOOL))
-            n = snprintf(num, sizeof(num), "%lld", (long long)f->v.i);
-        else if (f && f->type == LFP_T_FLOAT)
-            n = snprintf(num, sizeof(num), "%.17g", f->v.d);
-        if (n > 0)
-            metrics_scratch_add(sh, &len, num, (size_t)n);
-        else
-            metrics_scratch_add(sh, &len, METRICS_MISSING, 1);
+    for (int i = 0; i < n; i++)
+        len += sizeof(uint16_t) + lab[i].n;
+    if (len > sh->scratch_cap) {
+        sh->scratch_cap = len * 2 + 64;
+        sh->scratch = lf_realloc(sh->scratch, sh->scratch_cap);
+    }
+    len = 0;
+    for (int i = 0; i < n; i++) {
+        uint16_t n16 = (uint16_t)lab[i].n;
+        memcpy(sh->scratch + len, &n16, sizeof(n16));
+        memcpy(sh->scratch + len + sizeof(n16), lab[i].s, lab[i].n);
+        len += sizeof(n16) + lab[i].n;
     }
     return len;
 }
@@ -354,35 +438,46 @@ static int metrics_cache_valid(const struct lf_metrics *m,
            atomic_load_explicit(&m->gen[ce->id], memory_order_relaxed);
 }
 
-/* The series id of the label values in sh->scratch[0, len). */
-static uint32_t metrics_lookup(struct lf_metrics_shard *sh, size_t len)
+/* The cache entry of lab (hash: its hash), or the empty one where it
+ * goes. */
+static struct metrics_cache_entry *
+metrics_cache_find(struct lf_metrics_shard *sh, const struct metrics_label *lab,
+                   uint64_t hash)
+{
+    uint32_t mask = sh->cache_size - 1;
+
+    for (uint32_t i = (uint32_t)hash & mask;; i = (i + 1) & mask) {
+        struct metrics_cache_entry *ce = &sh->cache[i];
+        if (!ce->key ||
+            (ce->hash == hash &&
+             metrics_key_is(ce->key, ce->key_len, lab, sh->m->st.nlabels)))
+            return ce;
+    }
+}
+
+/* The series id of the label values lab (hash: their hash). The key is
+ * built only when the cache misses. */
+static uint32_t metrics_lookup(struct lf_metrics_shard *sh,
+                               const struct metrics_label *lab, uint64_t hash)
 {
     struct lf_metrics *m = sh->m;
-    uint64_t hash = metrics_hash(sh->scratch, len);
-    uint32_t mask = sh->cache_size - 1, i = (uint32_t)hash & mask;
-    struct metrics_cache_entry *ce;
+    struct metrics_cache_entry *ce = metrics_cache_find(sh, lab, hash);
+    size_t len;
 
-    for (;; i = (i + 1) & mask) {
-        ce = &sh->cache[i];
-        if (!ce->key)
-            break;
-        if (ce->hash == hash && ce->key_len == len &&
-            memcmp(ce->key, sh->scratch, len) == 0) {
-            if (metrics_cache_valid(m, ce))
-                return ce->id;
-            ce->id = metrics_register(m, sh->scratch, &ce->gen);
-            return ce->id;
+    if (ce->key && metrics_cache_valid(m, ce))
+        return ce->id;
+    len = metrics_key(sh, lab, m->st.nlabels);
+    if (!ce->key) {
+        if (sh->cache_used >= sh->cache_limit) {
+            metrics_cache_clear(sh);
+            ce = metrics_cache_find(sh, lab, hash);
         }
+        ce->hash = hash;
+        ce->key = lf_malloc(len ? len : 1);
+        memcpy(ce->key, sh->scratch, len);
+        ce->key_len = (uint32_t)len;
+        sh->cache_used++;
     }
-    if (sh->cache_used >= sh->cache_limit) {
-        metrics_cache_clear(sh);
-        return metrics_lookup(sh, len);
-    }
-    ce->hash = hash;
-    ce->key = lf_malloc(len ? len : 1);
-    memcpy(ce->key, sh->scratch, len);
-    ce->key_len = (uint32_t)len;
-    sh->cache_used++;
     ce->id = metrics_register(m, sh->scratch, &ce->gen);
     return ce->id;
 }
@@ -468,6 +563,7 @@ static void metrics_record(struct lf_metrics_shard *sh,
     const struct metrics_settings *st = &sh->m->st;
     const struct lfp_field *got[MF__COUNT + METRICS_MAX_LABELS] = {0};
     struct metrics_delta *d;
+    uint64_t hash;
     uint32_t id;
 
     lfp_find_fields(&sh->find, rec, got);
@@ -475,7 +571,8 @@ static void metrics_record(struct lf_metrics_shard *sh,
      * lines, probes) is not counted here. */
     if (!got[MF_STATUS] && !got[MF_ADDRESS])
         return;
-    id = metrics_lookup(sh, metrics_key(sh, got));
+    hash = metrics_labels(sh->m, got, sh->lab, sh->num);
+    id = metrics_lookup(sh, sh->lab, hash);
     if (id == st->max_series)
         sh->folded++;
     d = metrics_delta_get(sh, id);

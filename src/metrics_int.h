@@ -39,6 +39,7 @@
 #define METRICS_MAX_QUANTILES 8
 #define METRICS_MAX_CLASSES 32 /* error classes kept per series */
 #define METRICS_LABEL_MAX 256  /* bytes of one label value */
+#define METRICS_NUM_MAX 40     /* a number label printed, "%.17g" included */
 #define METRICS_OVERFLOW "__overflow__"
 #define METRICS_MISSING "-" /* a label field absent from the record */
 
@@ -219,6 +220,13 @@ struct metrics_cache_entry {
     uint32_t gen;
 };
 
+/* One label value of the record being observed, as its series key holds
+ * it: borrowed from the record, or from the shard's num. */
+struct metrics_label {
+    const char *s;
+    size_t n;
+};
+
 struct metrics_epoch {
     struct metrics_delta **delta; /* [max_series + 1], NULL: none yet */
     uint32_t *dirty;              /* ids with a delta, ndirty used */
@@ -233,6 +241,8 @@ struct lf_metrics_shard {
     uint32_t cache_size, cache_used, cache_limit;
     char *scratch; /* raw key being built */
     size_t scratch_cap;
+    struct metrics_label lab[METRICS_MAX_LABELS];  /* the record's labels */
+    char num[METRICS_MAX_LABELS][METRICS_NUM_MAX]; /* number labels printed */
     struct lfp_find find; /* the fields read, m->want */
     /* Places of recent values, by the bits of the value: direct-mapped,
      * a slot's bits are UINT64_MAX (a NaN, never a value) when empty. */

@@ -327,6 +327,65 @@ static void test_reused_deltas_count_each_request_once(void **state)
     lf_metrics_free(m);
 }
 
+/* The shard looks label sets up by their values as the record holds
+ * them: a number names the series of its decimal text, and values that
+ * agree on their first METRICS_LABEL_MAX bytes name one series. */
+static void test_label_values_name_series_by_their_text(void **state)
+{
+    struct lf_metrics *m = metrics_make(defaults);
+    struct lf_metrics_shard *sh = lf_metrics_shard_new(m);
+    struct lfp_chunk *c = lf_chunk_new(65536, 65536);
+    char long_a[METRICS_LABEL_MAX + 20], long_b[METRICS_LABEL_MAX + 20];
+    char want[METRICS_LABEL_MAX + 128];
+    char *text;
+
+    (void)state;
+    memset(long_a, 'a', sizeof(long_a));
+    memcpy(long_b, long_a, sizeof(long_b));
+    long_b[METRICS_LABEL_MAX + 5] = 'b';
+    lf_chunk_set_tag(c, "x", 1);
+    for (int i = 0; i < 6; i++) {
+        struct lfp_record *rec;
+        struct lfp_field *f;
+        lf_chunk_add_line(c, 0, 0, 0);
+        rec = &c->records[c->nrecords - 1];
+        f = lf_record_add(c, rec);
+        if (i == 0)
+            lf_field_set_str(f, "upstream.address", "7", 1);
+        else if (i == 1)
+            lf_field_set_int(f, "upstream.address", 7);
+        else if (i == 2)
+            lf_field_set_float(f, "upstream.address", 7.0);
+        else if (i == 3)
+            lf_field_set_str(f, "upstream.address", long_a, sizeof(long_a));
+        else if (i == 4)
+            lf_field_set_str(f, "upstream.address", long_b, sizeof(long_b));
+        else
+            lf_field_set_str(f, "upstream.address", "7:", 2);
+        lf_field_set_int(lf_record_add(c, rec), "http.response.status_code",
+                         200);
+    }
+    lf_metrics_observe(sh, c);
+    lf_metrics_observe(sh, c); /* from the shard's cache this time */
+    lf_chunk_free(c);
+    text = render(m, T0);
+    assert_line(
+        text,
+        "logferry_upstream_requests_total{upstream=\"7\",code=\"200\"} 6");
+    assert_line(
+        text,
+        "logferry_upstream_requests_total{upstream=\"7:\",code=\"200\"} 2");
+    (void)snprintf(want, sizeof(want),
+                   "logferry_upstream_requests_total{upstream=\"%.*s\","
+                   "code=\"200\"} 4",
+                   METRICS_LABEL_MAX, long_a);
+    assert_line(text, want);
+    assert_line(text, "logferry_metrics_series 3");
+    lf_free(text);
+    lf_metrics_shard_free(sh);
+    lf_metrics_free(m);
+}
+
 static void test_only_live_requests_of_matching_tags_count(void **state)
 {
     static const char *const kv[] = {"enabled", "on", "match", "nginx.*", NULL};
@@ -406,6 +465,7 @@ int main(void)
         cmocka_unit_test(test_idle_series_expire_and_free_their_slot),
         cmocka_unit_test(test_windows_slide_and_lifetime_stays),
         cmocka_unit_test(test_reused_deltas_count_each_request_once),
+        cmocka_unit_test(test_label_values_name_series_by_their_text),
         cmocka_unit_test(test_only_live_requests_of_matching_tags_count),
         cmocka_unit_test(test_options_are_checked_with_file_and_line),
         cmocka_unit_test(test_disabled_metrics_build_nothing),
