@@ -7,7 +7,7 @@
  */
 #include "metrics.h"
 
-#include <math.h>
+#include <float.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -499,17 +499,19 @@ static struct metrics_delta *metrics_delta_get(struct lf_metrics_shard *sh,
     return d;
 }
 
+/* Whether f holds a finite number >= 0, put in *v. */
 static int metrics_number(const struct lfp_field *f, double *v)
 {
     if (!f)
         return 0;
-    if (f->type == LFP_T_INT)
+    if (f->type == LFP_T_INT) {
         *v = (double)f->v.i;
-    else if (f->type == LFP_T_FLOAT)
-        *v = f->v.d;
-    else
+        return f->v.i >= 0;
+    }
+    if (f->type != LFP_T_FLOAT)
         return 0;
-    return isfinite(*v) && *v >= 0;
+    *v = f->v.d;
+    return *v >= 0 && *v <= DBL_MAX; /* NaN fails both */
 }
 
 static void metrics_counts_record(struct metrics_delta *d,
@@ -561,7 +563,7 @@ static void metrics_record(struct lf_metrics_shard *sh,
                            const struct lfp_record *rec)
 {
     const struct metrics_settings *st = &sh->m->st;
-    const struct lfp_field *got[MF__COUNT + METRICS_MAX_LABELS] = {0};
+    const struct lfp_field **got = sh->got;
     struct metrics_delta *d;
     uint64_t hash;
     uint32_t id;
@@ -583,7 +585,7 @@ static void metrics_record(struct lf_metrics_shard *sh,
             continue;
         if (lf_metrics_kinds[k].is_ns)
             v /= 1e9;
-        lf_metrics_delta_value(st, d, k, v, metrics_place_of(sh, v));
+        lf_metrics_delta_value(d, k, v, metrics_place_of(sh, v));
     }
 }
 

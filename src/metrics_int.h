@@ -126,7 +126,7 @@ struct metrics_hist {
 struct metrics_delta {
     struct metrics_counts c;
     int is_pending; /* on its epoch's dirty list */
-    /* [METRICS_NKINDS][nbuckets + 1] histogram bins, owned; the sum and
+    /* Histogram bins, [nbuckets + 1][METRICS_NKINDS], owned; the sum and
      * the count of a histogram are its sketch's. */
     uint64_t *hist;
     struct lf_sketch sk[METRICS_NKINDS];
@@ -186,12 +186,11 @@ void lf_metrics_place(const struct metrics_settings *st, double v,
                       struct metrics_place *at);
 /* Adds value v (seconds, >= 0) of kind k to d; at is its place. Inline:
  * it runs for every latency of every record. */
-static inline void lf_metrics_delta_value(const struct metrics_settings *st,
-                                          struct metrics_delta *d, int k,
+static inline void lf_metrics_delta_value(struct metrics_delta *d, int k,
                                           double v,
                                           const struct metrics_place *at)
 {
-    d->hist[(size_t)k * (size_t)(st->nbuckets + 1) + (size_t)at->bucket]++;
+    d->hist[(size_t)at->bucket * METRICS_NKINDS + (size_t)k]++;
     lf_sketch_add_at(&d->sk[k], v, at->index);
 }
 struct metrics_series *lf_metrics_series_new(const struct metrics_settings *st);
@@ -244,6 +243,8 @@ struct lf_metrics_shard {
     struct metrics_label lab[METRICS_MAX_LABELS];  /* the record's labels */
     char num[METRICS_MAX_LABELS][METRICS_NUM_MAX]; /* number labels printed */
     struct lfp_find find; /* the fields read, m->want */
+    /* The record being observed: its fields, as m->want lists them. */
+    const struct lfp_field *got[16 + METRICS_MAX_LABELS];
     /* Places of recent values, by the bits of the value: direct-mapped,
      * a slot's bits are UINT64_MAX (a NaN, never a value) when empty. */
     struct {

@@ -254,9 +254,8 @@ void lf_metrics_series_merge(const struct metrics_settings *st,
     sl->errors += d->c.errors;
     sl->n5xx += d->c.n5xx;
     for (int k = 0; k < METRICS_NKINDS; k++) {
-        const uint64_t *bins = d->hist + (size_t)k * ((size_t)st->nbuckets + 1);
         for (int b = 0; b <= st->nbuckets; b++)
-            s->hist[k].bins[b] += bins[b];
+            s->hist[k].bins[b] += d->hist[(size_t)b * METRICS_NKINDS + k];
         s->hist[k].sum += d->sk[k].sum;
         s->hist[k].count += d->sk[k].count;
         series_sketch_merge(st, &s->life[k], &d->sk[k]);
