@@ -73,6 +73,29 @@ static inline void lfp_find_init(struct lfp_find *fd, const char *const *keys,
     }
 }
 
+/* Whether fields[0..n) have the keys at keys[0..n), by address. Four at
+ * a time, the differences or'ed: records of one layout, the usual case,
+ * are compared whole, so an early exit saves little and a branch per
+ * field costs more. */
+static inline int lfp_find_same_keys(const struct lfp_field *fields,
+                                     const char *const *keys, uint32_t n)
+{
+    uint32_t i = 0;
+
+    for (; i + 4 <= n; i += 4) {
+        uintptr_t d = ((uintptr_t)fields[i].key ^ (uintptr_t)keys[i]) |
+                      ((uintptr_t)fields[i + 1].key ^ (uintptr_t)keys[i + 1]) |
+                      ((uintptr_t)fields[i + 2].key ^ (uintptr_t)keys[i + 2]) |
+                      ((uintptr_t)fields[i + 3].key ^ (uintptr_t)keys[i + 3]);
+        if (d)
+            return 0;
+    }
+    for (; i < n; i++)
+        if (fields[i].key != keys[i])
+            return 0;
+    return 1;
+}
+
 /* The remembered layout of rec, or NULL. The last one that matched is
  * tried first. A layout holds stable keys only, and no other live string
  * can sit at the address of one: a field whose key has that address has
@@ -85,13 +108,9 @@ lfp_find_layout_of(struct lfp_find *fd, const struct lfp_record *rec)
     for (int n = 0; n < LFP_FIND_LAYOUTS; n++) {
         unsigned j = (fd->last + (unsigned)n) % LFP_FIND_LAYOUTS;
         const struct lfp_find_layout *l = &fd->layouts[j];
-        uint32_t i;
         if (l->nfields != rec->nfields)
             continue;
-        for (i = 0; i < rec->nfields; i++)
-            if (rec->fields[i].key != l->keys[i])
-                break;
-        if (i == rec->nfields) {
+        if (lfp_find_same_keys(rec->fields, l->keys, rec->nfields)) {
             fd->last = j;
             return l;
         }
