@@ -278,39 +278,72 @@ static void values_set_str(struct lfp_field *f, const char *s, size_t n)
     f->v.s = s;
 }
 
-static struct lfp_field *values_add(struct lf_parser_line *line,
-                                    const char *key, uint16_t key_len,
-                                    uint8_t key_flags)
+/* Makes room for the most fields one value adds (LF_PARSER_NAMES), so
+ * the emitting functions append without a check each: the regex engine
+ * reserved a line's fields at its start, JSON grows them here. */
+static void values_room(struct lf_parser_line *line)
 {
-    struct lfp_field *f = lf_record_add(line->chunk, line->rec);
+    struct lfp_record *rec = line->rec;
 
-    f->key = key;
-    f->key_len = key_len;
-    f->flags = key_flags;
+    if (rec->fields_cap - rec->nfields < LF_PARSER_NAMES)
+        lf_record_reserve(line->chunk, rec,
+                          rec->fields_cap ? rec->fields_cap : 8);
+}
+
+/* A new field named key, of the given type, for the caller to give a
+ * value; values_room() made room for it. Always inlined, as the field
+ * appends are: a call per field, with the registers it saves, costs more
+ * than the append itself, which runs ~20 times a line. */
+static inline __attribute__((always_inline)) struct lfp_field *
+values_add(struct lf_parser_line *line, const char *key, uint16_t key_len,
+           uint8_t key_flags, uint8_t type)
+{
+    struct lfp_field *f = &line->rec->fields[line->rec->nfields++];
+
+    *f = (struct lfp_field){
+        .key = key, .key_len = key_len, .type = type, .flags = key_flags};
     return f;
 }
 
-static struct lfp_field *values_add_k(struct lf_parser_line *line,
-                                      const struct lf_parser_key *k)
+static inline __attribute__((always_inline)) struct lfp_field *
+values_add_k(struct lf_parser_line *line, const struct lf_parser_key *k,
+             uint8_t type)
 {
-    return values_add(line, k->key, k->key_len, k->key_flags);
+    return values_add(line, k->key, k->key_len, k->key_flags, type);
+}
+
+/* k's value as a string, which may need escaping. */
+static inline __attribute__((always_inline)) void
+values_add_str(struct lf_parser_line *line, const struct lf_parser_key *k,
+               const char *s, size_t n)
+{
+    struct lfp_field *f = &line->rec->fields[line->rec->nfields++];
+
+    *f = (struct lfp_field){.key = k->key,
+                            .key_len = k->key_len,
+                            .type = LFP_T_STR,
+                            .flags = k->key_flags | LFP_FIELD_ESCAPE,
+                            .n = (uint32_t)n,
+                            .v.s = s};
 }
 
 /* Further output i (1 or 2) of k's rule, or NULL when it has none. */
-static struct lfp_field *values_add_extra(struct lf_parser_line *line,
-                                          const struct lf_parser_key *k, int i)
+static inline __attribute__((always_inline)) struct lfp_field *
+values_add_extra(struct lf_parser_line *line, const struct lf_parser_key *k,
+                 int i, uint8_t type)
 {
     const struct lf_parser_rule *r = k->rule;
 
     if (!r || !r->names[i])
         return NULL;
-    return values_add(line, r->names[i], r->name_lens[i], r->name_flags[i]);
+    return values_add(line, r->names[i], r->name_lens[i], r->name_flags[i],
+                      type);
 }
 
 /* Converts s[0..n) into f per a scalar type. Returns 0, or -1 to keep a
  * string. "-" and "" are null. */
-static int values_convert(struct lfp_field *f, int type, int unit,
-                          const char *s, size_t n)
+static inline int values_convert(struct lfp_field *f, int type, int unit,
+                                 const char *s, size_t n)
 {
     int rc;
 
@@ -353,17 +386,54 @@ static int values_convert(struct lfp_field *f, int type, int unit,
     }
 }
 
+/* A scalar of the given type; inlined with a constant type for the common
+ * ones, so their conversion is picked without the switch. */
+static inline __attribute__((always_inline)) void
+values_scalar_as(struct lf_parser_line *line, const struct lf_parser_key *k,
+                 int type, const char *s, size_t n)
+{
+    struct lfp_field *f = values_add_k(line, k, LFP_T_NULL);
+    int unit = k->rule ? k->rule->unit : 0;
+
+    if (values_convert(f, type, unit, s, n) != 0) {
+        values_set_str(f, s, n);
+        line->conv_errors++;
+    }
+}
+
 static void values_scalar(struct lf_parser_line *line,
                           const struct lf_parser_key *k, const char *s,
                           size_t n)
 {
-    struct lfp_field *f = values_add_k(line, k);
-    int unit = k->rule ? k->rule->unit : 0;
+    values_scalar_as(line, k, k->type, s, n);
+}
 
-    if (values_convert(f, k->type, unit, s, n) != 0) {
-        values_set_str(f, s, n);
-        line->conv_errors++;
-    }
+static void values_int(struct lf_parser_line *line,
+                       const struct lf_parser_key *k, const char *s, size_t n)
+{
+    values_scalar_as(line, k, LF_PT_INT, s, n);
+}
+
+static void values_duration(struct lf_parser_line *line,
+                            const struct lf_parser_key *k, const char *s,
+                            size_t n)
+{
+    values_scalar_as(line, k, LF_PT_DURATION, s, n);
+}
+
+static void values_string(struct lf_parser_line *line,
+                          const struct lf_parser_key *k, const char *s,
+                          size_t n)
+{
+    values_add_str(line, k, s, n);
+}
+
+static void values_optional(struct lf_parser_line *line,
+                            const struct lf_parser_key *k, const char *s,
+                            size_t n)
+{
+    if (!values_is_dash(s, n))
+        values_add_str(line, k, s, n);
 }
 
 /* ---- lists ----------------------------------------------------------------
@@ -427,54 +497,85 @@ static void values_list_elem(struct lf_parser_line *line, struct lfp_field *e,
     }
 }
 
-static void values_list(struct lf_parser_line *line,
-                        const struct lf_parser_key *k, const char *s, size_t n)
+/* The whole value as the one element *e, when it holds no separator (the
+ * common case: one attempt). Returns 0, or -1 when the value is to be
+ * split, or does not convert: values_list_split() counts that. A number
+ * holds no blank, and both separators do, so a value that converts needs
+ * no search for them. */
+static int values_list_one(int type, const char *s, size_t n,
+                           struct lfp_field *e)
 {
-    struct lfp_field *f = values_add_k(line, k), *arr, *count;
-    uint32_t m = 0, nelem;
+    *e = (struct lfp_field){0};
+    if (type == LF_PT_FLOAT_LIST) {
+        e->type = LFP_T_FLOAT;
+        return values_to_float(s, n, &e->v.d);
+    }
+    if (type == LF_PT_INT_LIST) {
+        e->type = LFP_T_INT;
+        return values_to_int(s, n, &e->v.i);
+    }
+    if (memchr(s, ' ', n))
+        return -1;
+    values_set_str(e, s, n);
+    return 0;
+}
+
+/* Splits s[0..n) at the separators into an array in the chunk's arena;
+ * returns its length. */
+static uint32_t values_list_split(struct lf_parser_line *line, int type,
+                                  const char *s, size_t n,
+                                  struct lfp_field **out)
+{
+    uint32_t m = 0, nelem = values_list_count(s, n);
+    struct lfp_field *arr = lf_chunk_alloc(line->chunk, nelem * sizeof(*arr));
     size_t start = 0;
 
-    if (values_is_dash(s, n)) {
-        f->type = LFP_T_NULL;
-        arr = values_add_extra(line, k, 1);
-        if (arr)
-            arr->type = LFP_T_NULL;
-        count = values_add_extra(line, k, 2);
-        if (count) {
-            count->type = LFP_T_INT;
-            count->v.i = 0;
-        }
-        return;
-    }
-    nelem = values_list_count(s, n);
-    arr = lf_chunk_alloc(line->chunk, nelem * sizeof(*arr));
-    if (nelem == 1) { /* the common case: one attempt */
-        values_list_elem(line, &arr[m++], k->type, s, n);
+    if (nelem == 1) {
+        values_list_elem(line, &arr[m++], type, s, n);
     } else {
         for (size_t i = 0; i <= n; i++) {
             size_t sep = i < n ? values_list_sep(s, n, i) : 1;
             if (!sep)
                 continue;
-            values_list_elem(line, &arr[m++], k->type, s + start, i - start);
+            values_list_elem(line, &arr[m++], type, s + start, i - start);
             start = i + sep;
             i += sep - 1;
         }
     }
-    f->type = arr[m - 1].type;
+    *out = arr;
+    return m;
+}
+
+static void values_list(struct lf_parser_line *line,
+                        const struct lf_parser_key *k, const char *s, size_t n)
+{
+    struct lfp_field *f, *arr, one;
+    uint32_t m = 1;
+
+    if (values_is_dash(s, n)) {
+        values_add_k(line, k, LFP_T_NULL);
+        (void)values_add_extra(line, k, 1, LFP_T_NULL);
+        (void)values_add_extra(line, k, 2, LFP_T_INT); /* 0 attempts */
+        return;
+    }
+    if (values_list_one(k->type, s, n, &one) == 0) {
+        arr = lf_chunk_alloc(line->chunk, sizeof(*arr));
+        *arr = one;
+    } else {
+        m = values_list_split(line, k->type, s, n, &arr);
+    }
+    f = values_add_k(line, k, arr[m - 1].type);
     f->flags |= arr[m - 1].flags;
     f->n = arr[m - 1].n;
     f->v = arr[m - 1].v;
-    f = values_add_extra(line, k, 1);
+    f = values_add_extra(line, k, 1, LFP_T_ARRAY);
     if (f) {
-        f->type = LFP_T_ARRAY;
         f->n = m;
         f->v.arr = arr;
     }
-    count = values_add_extra(line, k, 2);
-    if (count) {
-        count->type = LFP_T_INT;
-        count->v.i = m;
-    }
+    f = values_add_extra(line, k, 2, LFP_T_INT);
+    if (f)
+        f->v.i = m;
 }
 
 /* ---- addresses ------------------------------------------------------------
@@ -568,13 +669,13 @@ static void values_addr(struct lf_parser_line *line,
 
     if (values_is_dash(s, n))
         return;
-    f = values_add_k(line, k);
+    f = values_add_k(line, k, LFP_T_NULL);
     values_set_str(f, s, n);
     if (!values_ip(s, n, &ip, &ip_n, bin, &family))
         return;
     if (ip_n == n) /* the address is the IP: digits, dots, hex, colons */
         f->flags &= (uint8_t)~LFP_FIELD_ESCAPE;
-    if ((f = values_add_extra(line, k, 1)) != NULL) {
+    if ((f = values_add_extra(line, k, 1, LFP_T_NULL)) != NULL) {
         values_set_str(f, ip, ip_n);
         f->flags &= (uint8_t)~LFP_FIELD_ESCAPE;
     }
@@ -650,12 +751,11 @@ static void values_addr_list(struct lf_parser_line *line,
         values_set_str(&arr[m++], e, e_n);
         values_pick_consider(&pk, e, e_n);
     }
-    values_set_str(values_add_k(line, k), pk.e, pk.e_n);
-    if (pk.ip && (f = values_add_extra(line, k, 1)) != NULL)
+    values_set_str(values_add_k(line, k, LFP_T_NULL), pk.e, pk.e_n);
+    if (pk.ip && (f = values_add_extra(line, k, 1, LFP_T_NULL)) != NULL)
         values_set_str(f, pk.ip, pk.ip_n);
-    f = values_add_extra(line, k, 2);
+    f = values_add_extra(line, k, 2, LFP_T_ARRAY);
     if (f) {
-        f->type = LFP_T_ARRAY;
         f->n = m;
         f->v.arr = arr;
     }
@@ -684,8 +784,7 @@ static void values_flags(struct lf_parser_line *line,
         values_set_str(&arr[m++], s + start, i - start);
         start = i + 1;
     }
-    f = values_add_k(line, k);
-    f->type = LFP_T_ARRAY;
+    f = values_add_k(line, k, LFP_T_ARRAY);
     f->n = m;
     f->v.arr = arr;
 }
@@ -700,7 +799,7 @@ static void values_http_version(struct lf_parser_line *line,
         s += 5;
         n -= 5;
     }
-    values_set_str(values_add_k(line, k), s, n);
+    values_add_str(line, k, s, n);
 }
 
 /* ---- nested ----------------------------------------------------------------
@@ -767,43 +866,57 @@ int lf_parser_take_time(struct lf_parser_line *line, const char *s, size_t n)
 /* ---- emitting
  * ---------------------------------------------------------------- */
 
-void lf_parser_emit_str(struct lf_parser_line *line,
-                        const struct lf_parser_key *k, const char *s, size_t n)
+typedef void (*values_emit_fn)(struct lf_parser_line *line,
+                               const struct lf_parser_key *k, const char *s,
+                               size_t n);
+
+/* Each type's handler: one indirect jump per value. A switch over them
+ * all, with the handlers inlined into it, saved and restored every
+ * register on each call however little the type had to do. */
+static const values_emit_fn values_emit[] = {
+    [LF_PT_STRING] = values_string,
+    [LF_PT_INT] = values_int,
+    [LF_PT_FLOAT] = values_scalar,
+    [LF_PT_BOOL] = values_scalar,
+    [LF_PT_NATIVE] = values_string,
+    [LF_PT_OPTIONAL] = values_optional,
+    [LF_PT_UINT] = values_scalar,
+    [LF_PT_DURATION] = values_duration,
+    [LF_PT_SECONDS] = values_scalar,
+    [LF_PT_INT_LIST] = values_list,
+    [LF_PT_FLOAT_LIST] = values_list,
+    [LF_PT_STR_LIST] = values_list,
+    [LF_PT_ADDR] = values_addr,
+    [LF_PT_ADDR_LIST] = values_addr_list,
+    [LF_PT_FLAGS] = values_flags,
+    [LF_PT_HTTP_VERSION] = values_http_version,
+    [LF_PT_NESTED] = values_nested,
+};
+_Static_assert(sizeof(values_emit) / sizeof(values_emit[0]) == LF_PT_NESTED + 1,
+               "a handler for every enum lf_parser_type");
+
+/* lf_parser_emit_str() for the time key, or with the record's fields to
+ * grow: apart, so that the common path calls nothing but the handler and
+ * saves no register. */
+static __attribute__((noinline)) void
+values_emit_slow(struct lf_parser_line *line, const struct lf_parser_key *k,
+                 const char *s, size_t n)
 {
     if (k->is_time && lf_parser_take_time(line, s, n))
         return;
-    switch (k->type) {
-    case LF_PT_STRING:
-    case LF_PT_NATIVE:
-        values_set_str(values_add_k(line, k), s, n);
-        return;
-    case LF_PT_OPTIONAL:
-        if (!values_is_dash(s, n))
-            values_set_str(values_add_k(line, k), s, n);
-        return;
-    case LF_PT_INT_LIST:
-    case LF_PT_FLOAT_LIST:
-    case LF_PT_STR_LIST:
-        values_list(line, k, s, n);
-        return;
-    case LF_PT_ADDR:
-        values_addr(line, k, s, n);
-        return;
-    case LF_PT_ADDR_LIST:
-        values_addr_list(line, k, s, n);
-        return;
-    case LF_PT_FLAGS:
-        values_flags(line, k, s, n);
-        return;
-    case LF_PT_HTTP_VERSION:
-        values_http_version(line, k, s, n);
-        return;
-    case LF_PT_NESTED:
-        values_nested(line, k, s, n);
-        return;
-    default:
-        values_scalar(line, k, s, n);
-    }
+    values_room(line);
+    values_emit[k->type](line, k, s, n);
+}
+
+void lf_parser_emit_str(struct lf_parser_line *line,
+                        const struct lf_parser_key *k, const char *s, size_t n)
+{
+    const struct lfp_record *rec = line->rec;
+
+    if (k->is_time || rec->fields_cap - rec->nfields < LF_PARSER_NAMES)
+        values_emit_slow(line, k, s, n);
+    else
+        values_emit[k->type](line, k, s, n);
 }
 
 int lf_parser_num_value(struct lfp_field *f, const char *s, size_t n)
@@ -838,7 +951,8 @@ void lf_parser_emit_num(struct lf_parser_line *line,
     }
     if (k->is_time && lf_parser_take_time(line, s, n))
         return;
-    f = values_add_k(line, k);
+    values_room(line);
+    f = values_add_k(line, k, LFP_T_NULL);
     if (k->type == LF_PT_STRING) {
         values_set_str(f, s, n);
         f->flags &= (uint8_t)~LFP_FIELD_ESCAPE; /* digits, sign, '.', 'e' */
@@ -861,5 +975,6 @@ struct lfp_field *lf_parser_emit(struct lf_parser_line *line,
 {
     if (k->is_time)
         values_time_failed(line);
-    return values_add_k(line, k);
+    values_room(line);
+    return values_add_k(line, k, LFP_T_NULL);
 }
