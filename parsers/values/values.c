@@ -154,35 +154,37 @@ static int values_is_decimal(const char *s, size_t n)
 }
 
 /* The common case without strtod: [+-]digits[.digits] whose digits make
- * an integer m below 2^53 with at most 22 after the point. m and 10^k are
- * exact doubles, so m / 10^k is correctly rounded, as strtod would be. */
-static int values_fast_float(const char *s, size_t n, double *d)
+ * an integer m below 2^53, at most 16 of them. m and 10^k are exact
+ * doubles, so m / 10^k is correctly rounded, as strtod would be. One pass
+ * over the bytes: the lengths give the digit counts. */
+static inline int values_fast_float(const char *s, size_t n, double *d)
 {
-    static const double pow10[23] = {
-        1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-    size_t i = n && (s[0] == '-' || s[0] == '+'), digits, frac = 0;
-    size_t start = i;
+    static const double pow10[17] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,
+                                     1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                     1e12, 1e13, 1e14, 1e15, 1e16};
+    const char *p = s, *end = s + n, *point = NULL;
+    size_t digits, frac;
     uint64_t m = 0;
-    unsigned c;
 
-    while (i < n && (c = (unsigned char)s[i] - '0') <= 9) {
-        m = m * 10 + c;
-        i++;
-    }
-    digits = i - start;
-    if (i < n && s[i] == '.') {
-        size_t fstart = ++i;
-        while (i < n && (c = (unsigned char)s[i] - '0') <= 9 &&
-               i - fstart < 22) {
+    /* A sign, 16 digits and a point at most; 18 digits cannot overflow m
+     * before the count below rejects them. */
+    if (n == 0 || n > 18)
+        return -1;
+    if (*p == '-' || *p == '+')
+        p++;
+    digits = (size_t)(end - p);
+    for (; p < end; p++) {
+        unsigned c = (unsigned char)*p - '0';
+        if (c <= 9)
             m = m * 10 + c;
-            i++;
-        }
-        frac = i - fstart;
-        digits += frac;
+        else if (*p == '.' && !point)
+            point = p;
+        else
+            return -1;
     }
-    /* At most 16 digits keep m exact (checked against 2^53 too). */
-    if (i != n || digits == 0 || digits > 16 || m > (UINT64_C(1) << 53))
+    frac = point ? (size_t)(end - point) - 1 : 0;
+    digits -= point != NULL;
+    if (digits == 0 || digits > 16 || m > (UINT64_C(1) << 53))
         return -1;
     *d = (double)m / pow10[frac];
     if (s[0] == '-')
@@ -190,19 +192,25 @@ static int values_fast_float(const char *s, size_t n, double *d)
     return 0;
 }
 
-static int values_to_float(const char *s, size_t n, double *d)
+/* The rare case: exponents, more digits; the text as strtod reads it. */
+static int values_slow_float(const char *s, size_t n, double *d)
 {
     char buf[128];
     char *end;
 
-    if (values_fast_float(s, n, d) == 0)
-        return 0;
     if (n >= sizeof(buf) || !values_is_decimal(s, n))
         return -1;
     memcpy(buf, s, n);
     buf[n] = '\0';
     *d = strtod(buf, &end);
     return end == buf + n && isfinite(*d) ? 0 : -1;
+}
+
+static inline int values_to_float(const char *s, size_t n, double *d)
+{
+    if (values_fast_float(s, n, d) == 0)
+        return 0;
+    return values_slow_float(s, n, d);
 }
 
 static int values_word_is(const char *s, size_t n, const char *word)

@@ -959,6 +959,71 @@ static void test_list_element_that_does_not_convert_stays_string(void **state)
     fixture_close(&fx);
 }
 
+/* The shapes at the edges of the float fast path (sign, point at either
+ * end, 16 and 17 digits, 2^53 and past it, 18 and 19 bytes) convert as
+ * strtod does, as a float and as a one-entry float_list; the rest stay
+ * strings and count. */
+static void test_float_edge_shapes_match_strtod(void **state)
+{
+    static const char *const ok[] = {"0",
+                                     "-0",
+                                     "+0",
+                                     "-0.0",
+                                     "5.",
+                                     ".5",
+                                     "+1.5",
+                                     "-.25",
+                                     "1234567890123456",
+                                     "1234567890.123456",
+                                     "9007199254740992",
+                                     "9007199254740993",
+                                     "12345678901234567",
+                                     "-1234567890123.4567",
+                                     "-12345678901234.5678",
+                                     "0.0000000000000001",
+                                     "00000000000000001.5",
+                                     "1e3",
+                                     "2.5E-3"};
+    static const char *const bad[] = {"+",   ".",  "-.",  "1.2.3",  "1..2",
+                                      "1,5", " 1", "1 ",  "0x1p3",  "1e",
+                                      "--1", "1-", "inf", "1.5e999"};
+    struct lf_parser_conf conf = {
+        .name = "f",
+        .regex = "^(?<f>[^|]*)\\|(?<l>[^|]*)$",
+        .types = {.items = (char *[]){"f:float", "l:float_list"}, .n = 2},
+    };
+    struct fixture fx;
+    struct lfp_record *rec;
+    char line[80];
+
+    (void)state;
+    fixture_open(&fx, &conf);
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        double want = strtod(ok[i], NULL);
+
+        snprintf(line, sizeof(line), "%s|%s", ok[i], ok[i]);
+        assert_int_equal(parse(&fx, line, &rec), LFP_OK);
+        assert_int_equal(field(rec, "f")->type, LFP_T_FLOAT);
+        assert_int_equal(field(rec, "l")->type, LFP_T_FLOAT);
+        /* bit for bit: the same rounding and the sign of a zero */
+        assert_memory_equal(&field(rec, "f")->v.d, &want, sizeof(want));
+        assert_memory_equal(&field(rec, "l")->v.d, &want, sizeof(want));
+        assert_memory_equal(&array_field(rec, "l_list", 1)[0].v.d, &want,
+                            sizeof(want));
+    }
+    assert_int_equal(lf_parser_conv_errors(fx.p), 0);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(line, sizeof(line), "%s|%s", bad[i], bad[i]);
+        assert_int_equal(parse(&fx, line, &rec), LFP_OK);
+        assert_str(rec, "f", bad[i]);
+        assert_str(rec, "l", bad[i]);
+        assert_int_equal(array_field(rec, "l_list", 1)[0].type, LFP_T_STR);
+    }
+    assert_int_equal(lf_parser_conv_errors(fx.p),
+                     2 * (sizeof(bad) / sizeof(bad[0])));
+    fixture_close(&fx);
+}
+
 static void test_durations_and_seconds_take_their_unit(void **state)
 {
     char *types[] = {"s:duration_s", "m:duration_ms", "n:duration_ns",
@@ -1661,6 +1726,7 @@ int main(void)
         cmocka_unit_test(test_option_table_lists_parser_keys),
         cmocka_unit_test(test_list_types_split_nginx_multi_values),
         cmocka_unit_test(test_list_element_that_does_not_convert_stays_string),
+        cmocka_unit_test(test_float_edge_shapes_match_strtod),
         cmocka_unit_test(test_durations_and_seconds_take_their_unit),
         cmocka_unit_test(test_addr_gives_ip_only_for_ip_literals),
         cmocka_unit_test(test_addr_list_picks_first_public_address),
