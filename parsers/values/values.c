@@ -611,6 +611,36 @@ static int values_ipv4(const char *s, size_t n, unsigned char *bin)
     return i == n ? 0 : -1;
 }
 
+/* The dotted quad at the start of s[0..n) into bin[0..4): its length, or
+ * 0 when s does not start with one. values_ipv4() in one pass, for the
+ * common address, which is nothing but the quad (or has a port). */
+static inline size_t values_ipv4_prefix(const char *s, size_t n,
+                                        unsigned char *bin)
+{
+    size_t i = 0;
+
+    for (int part = 0; part < 4; part++) {
+        unsigned v, c;
+
+        if (i >= n || (v = (unsigned char)s[i++] - '0') > 9)
+            return 0;
+        /* a leading zero is the whole part: what follows must be a '.' */
+        if (v && i < n && (c = (unsigned char)s[i] - '0') <= 9) {
+            v = v * 10 + c;
+            if (++i < n && (c = (unsigned char)s[i] - '0') <= 9) {
+                v = v * 10 + c;
+                i++;
+            }
+        }
+        if (v > 255)
+            return 0;
+        bin[part] = (unsigned char)v;
+        if (part < 3 && (i >= n || s[i++] != '.'))
+            return 0;
+    }
+    return i;
+}
+
 /* The IP inside an address as written: a, [a], [a]:port or a:port (one
  * ':' only, so a bare IPv6 keeps its colons). Sets *ip, *ip_n and *family
  * and returns 1 when it is an IP literal. */
@@ -619,7 +649,17 @@ static int values_ip(const char *s, size_t n, const char **ip, size_t *ip_n,
 {
     char buf[VALUES_ADDR_MAX];
     const char *colon;
+    size_t quad = values_ipv4_prefix(s, n, bin);
 
+    /* The quad alone, or before a port: what the general path below finds
+     * for it, without searching the address for colons first. */
+    if (quad && (quad == n || (s[quad] == ':' &&
+                               !memchr(s + quad + 1, ':', n - quad - 1)))) {
+        *family = AF_INET;
+        *ip = s;
+        *ip_n = quad;
+        return 1;
+    }
     if (n && s[0] == '[') {
         const char *end = memchr(s, ']', n);
         if (!end)

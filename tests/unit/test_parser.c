@@ -1087,6 +1087,19 @@ static void test_addr_gives_ip_only_for_ip_literals(void **state)
         {"1..3.4", NULL},
         {".1.2.3", NULL},
         {"1.2.3.04", NULL},
+        /* a quad with a port, or what only looks like one */
+        {"0.0.0.0:80", "0.0.0.0"},
+        {"10.0.0.1:abc", "10.0.0.1"},
+        {"1.2.3.4:", "1.2.3.4"},
+        {"1.2.3.4:80:90", NULL},
+        {"1.2.3.4::", NULL},
+        {"01.2.3.4:80", NULL},
+        {"1.2.3.04:80", NULL},
+        {"256.1.1.1:80", NULL},
+        {"1.2.3.4x", NULL},
+        {"1.2.3.4 ", NULL},
+        {"1.2.3.4.5:80", NULL},
+        {"::ffff:1.2.3.4", "::ffff:1.2.3.4"},
     };
     struct fixture fx;
     struct lfp_record *rec;
@@ -1123,6 +1136,7 @@ static void test_addr_list_picks_first_public_address(void **state)
         {"localhost, localhost", "localhost", NULL, 2},
         {"100.64.0.1,169.254.1.1,192.0.2.9", "192.0.2.9", "192.0.2.9", 3},
         {"[fd00::5]", "[fd00::5]", "fd00::5", 1},
+        {"10.0.0.1:80, 81.2.69.143:443", "81.2.69.143:443", "81.2.69.143", 2},
     };
     struct fixture fx;
     struct lfp_record *rec;
