@@ -97,22 +97,23 @@ static int values_is_dash(const char *s, size_t n)
     return n == 0 || (n == 1 && s[0] == '-');
 }
 
-/* Decimal integer with an optional sign, the whole of s[0..n). */
-static int values_to_int(const char *s, size_t n, int64_t *v)
+/* Decimal integer with an optional sign, the whole of s[0..n). Inline:
+ * status codes and sizes, several a line. */
+static inline int values_to_int(const char *s, size_t n, int64_t *v)
 {
-    size_t i = 0;
+    const char *p = s, *end = s + n;
     uint64_t u = 0, limit;
     int is_neg = 0;
 
     if (n && (s[0] == '-' || s[0] == '+')) {
         is_neg = s[0] == '-';
-        i = 1;
+        p++;
     }
-    if (i == n)
+    if (p == end)
         return -1;
     limit = is_neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-    for (; i < n; i++) {
-        unsigned digit = (unsigned char)s[i] - '0';
+    for (; p < end; p++) {
+        unsigned digit = (unsigned char)*p - '0';
         if (digit > 9)
             return -1;
         /* 18 digits cannot overflow: divide only past them. */
