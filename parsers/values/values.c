@@ -97,12 +97,29 @@ static int values_is_dash(const char *s, size_t n)
     return n == 0 || (n == 1 && s[0] == '-');
 }
 
+/* values_to_int() for more than 18 digits, which may overflow. */
+static int values_to_int_long(const char *p, const char *end, int is_neg,
+                              int64_t *v)
+{
+    uint64_t u = 0;
+    uint64_t limit = is_neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+
+    for (; p < end; p++) {
+        unsigned digit = (unsigned char)*p - '0';
+        if (digit > 9 || u > (limit - digit) / 10)
+            return -1;
+        u = u * 10 + digit;
+    }
+    *v = is_neg ? (int64_t)(0 - u) : (int64_t)u;
+    return 0;
+}
+
 /* Decimal integer with an optional sign, the whole of s[0..n). Inline:
  * status codes and sizes, several a line. */
 static inline int values_to_int(const char *s, size_t n, int64_t *v)
 {
     const char *p = s, *end = s + n;
-    uint64_t u = 0, limit;
+    uint64_t u = 0;
     int is_neg = 0;
 
     if (n && (s[0] == '-' || s[0] == '+')) {
@@ -111,13 +128,11 @@ static inline int values_to_int(const char *s, size_t n, int64_t *v)
     }
     if (p == end)
         return -1;
-    limit = is_neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    if (end - p > 18) /* 18 digits cannot overflow: no check below */
+        return values_to_int_long(p, end, is_neg, v);
     for (; p < end; p++) {
         unsigned digit = (unsigned char)*p - '0';
         if (digit > 9)
-            return -1;
-        /* 18 digits cannot overflow: divide only past them. */
-        if (u >= UINT64_C(100000000000000000) && u > (limit - digit) / 10)
             return -1;
         u = u * 10 + digit;
     }

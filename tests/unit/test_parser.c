@@ -368,6 +368,11 @@ static void test_regex_bool_int_and_float_conversions(void **state)
     assert_str(rec, "i", "99999999999999999999");
     assert_int_equal(parse(&fx, "no 999999999999999999 1", &rec), LFP_OK);
     assert_int_field(rec, "i", INT64_C(999999999999999999));
+    /* past 18 digits, leading zeros do not overflow */
+    assert_int_equal(parse(&fx, "no +0000000000000000000042 1", &rec), LFP_OK);
+    assert_int_field(rec, "i", 42);
+    assert_int_equal(parse(&fx, "no -0000000000000000000042 1", &rec), LFP_OK);
+    assert_int_field(rec, "i", -42);
     assert_int_equal(parse(&fx, "yes 0x10 inf", &rec), LFP_OK);
     assert_str(rec, "i", "0x10");
     assert_str(rec, "f", "inf");
