@@ -314,10 +314,20 @@ static void values_room(struct lf_parser_line *line)
                           rec->fields_cap ? rec->fields_cap : 8);
 }
 
+/* Appends f to the record; values_room() made room for it. Always
+ * inlined, as the other appends are: a call per field, with the registers
+ * it saves, costs more than the append itself, which runs ~20 times a
+ * line; inlined, the caller's compound literal becomes a few stores. */
+static inline __attribute__((always_inline)) void
+values_put(struct lf_parser_line *line, struct lfp_field f)
+{
+    struct lfp_record *rec = line->rec;
+
+    rec->fields[rec->nfields++] = f;
+}
+
 /* A new field named key, of the given type, for the caller to give a
- * value; values_room() made room for it. Always inlined, as the field
- * appends are: a call per field, with the registers it saves, costs more
- * than the append itself, which runs ~20 times a line. */
+ * value. */
 static inline __attribute__((always_inline)) struct lfp_field *
 values_add(struct lf_parser_line *line, const char *key, uint16_t key_len,
            uint8_t key_flags, uint8_t type)
@@ -521,85 +531,131 @@ static void values_list_elem(struct lf_parser_line *line, struct lfp_field *e,
     }
 }
 
-/* The whole value as the one element *e, when it holds no separator (the
- * common case: one attempt). Returns 0, or -1 when the value is to be
- * split, or does not convert: values_list_split() counts that. A number
- * holds no blank, and both separators do, so a value that converts needs
- * no search for them. */
-static int values_list_one(int type, const char *s, size_t n,
-                           struct lfp_field *e)
+/* Adds k's fields for the attempts arr[0..m): the last one's value (k's
+ * key flags and its own), the array and the count, the last two when the
+ * rule names them. */
+static inline __attribute__((always_inline)) void
+values_list_add(struct lf_parser_line *line, const struct lf_parser_key *k,
+                const struct lfp_field *last, const struct lfp_field *arr,
+                uint32_t m)
 {
-    *e = (struct lfp_field){0};
-    if (type == LF_PT_FLOAT_LIST) {
-        e->type = LFP_T_FLOAT;
-        return values_to_float(s, n, &e->v.d);
-    }
-    if (type == LF_PT_INT_LIST) {
-        e->type = LFP_T_INT;
-        return values_to_int(s, n, &e->v.i);
-    }
-    if (memchr(s, ' ', n))
-        return -1;
-    values_set_str(e, s, n);
-    return 0;
+    const struct lf_parser_rule *r = k->rule;
+
+    values_put(line, (struct lfp_field){.key = k->key,
+                                        .key_len = k->key_len,
+                                        .type = last->type,
+                                        .flags = k->key_flags | last->flags,
+                                        .n = last->n,
+                                        .v = last->v});
+    if (r && r->names[1])
+        values_put(line, (struct lfp_field){.key = r->names[1],
+                                            .key_len = r->name_lens[1],
+                                            .type = LFP_T_ARRAY,
+                                            .flags = r->name_flags[1],
+                                            .n = m,
+                                            .v.arr = arr});
+    if (r && r->names[2])
+        values_put(line, (struct lfp_field){.key = r->names[2],
+                                            .key_len = r->name_lens[2],
+                                            .type = LFP_T_INT,
+                                            .flags = r->name_flags[2],
+                                            .v.i = m});
 }
 
-/* Splits s[0..n) at the separators into an array in the chunk's arena;
- * returns its length. */
-static uint32_t values_list_split(struct lf_parser_line *line, int type,
-                                  const char *s, size_t n,
-                                  struct lfp_field **out)
+/* A list of one attempt, e, copied to the chunk's arena. */
+static inline __attribute__((always_inline)) void
+values_list_one(struct lf_parser_line *line, const struct lf_parser_key *k,
+                struct lfp_field e)
+{
+    struct lfp_field *arr = lf_chunk_alloc(line->chunk, sizeof(*arr));
+
+    *arr = e;
+    values_list_add(line, k, &e, arr, 1);
+}
+
+/* A whole "-" or "": no attempt at all. */
+static void values_list_none(struct lf_parser_line *line,
+                             const struct lf_parser_key *k)
+{
+    values_add_k(line, k, LFP_T_NULL);
+    (void)values_add_extra(line, k, 1, LFP_T_NULL);
+    (void)values_add_extra(line, k, 2, LFP_T_INT); /* 0 attempts */
+}
+
+/* Splits s[0..n) at the separators into the array of attempts, each
+ * converted per type. */
+static void values_list_split(struct lf_parser_line *line,
+                              const struct lf_parser_key *k, const char *s,
+                              size_t n)
 {
     uint32_t m = 0, nelem = values_list_count(s, n);
     struct lfp_field *arr = lf_chunk_alloc(line->chunk, nelem * sizeof(*arr));
     size_t start = 0;
 
     if (nelem == 1) {
-        values_list_elem(line, &arr[m++], type, s, n);
+        values_list_elem(line, &arr[m++], k->type, s, n);
     } else {
         for (size_t i = 0; i <= n; i++) {
             size_t sep = i < n ? values_list_sep(s, n, i) : 1;
             if (!sep)
                 continue;
-            values_list_elem(line, &arr[m++], type, s + start, i - start);
+            values_list_elem(line, &arr[m++], k->type, s + start, i - start);
             start = i + sep;
             i += sep - 1;
         }
     }
-    *out = arr;
-    return m;
+    values_list_add(line, k, &arr[m - 1], arr, m);
 }
 
-static void values_list(struct lf_parser_line *line,
-                        const struct lf_parser_key *k, const char *s, size_t n)
+/* The list types, each with a path for one attempt, the common case:
+ * the whole value as the one element. A number holds no blank and both
+ * separators do, so for int_list and float_list converting the value is
+ * the test; what does not convert is split (and counted there if an
+ * attempt does not convert). */
+static void values_int_list(struct lf_parser_line *line,
+                            const struct lf_parser_key *k, const char *s,
+                            size_t n)
 {
-    struct lfp_field *f, *arr, one;
-    uint32_t m = 1;
+    int64_t i;
 
-    if (values_is_dash(s, n)) {
-        values_add_k(line, k, LFP_T_NULL);
-        (void)values_add_extra(line, k, 1, LFP_T_NULL);
-        (void)values_add_extra(line, k, 2, LFP_T_INT); /* 0 attempts */
-        return;
-    }
-    if (values_list_one(k->type, s, n, &one) == 0) {
-        arr = lf_chunk_alloc(line->chunk, sizeof(*arr));
-        *arr = one;
-    } else {
-        m = values_list_split(line, k->type, s, n, &arr);
-    }
-    f = values_add_k(line, k, arr[m - 1].type);
-    f->flags |= arr[m - 1].flags;
-    f->n = arr[m - 1].n;
-    f->v = arr[m - 1].v;
-    f = values_add_extra(line, k, 1, LFP_T_ARRAY);
-    if (f) {
-        f->n = m;
-        f->v.arr = arr;
-    }
-    f = values_add_extra(line, k, 2, LFP_T_INT);
-    if (f)
-        f->v.i = m;
+    if (values_is_dash(s, n))
+        values_list_none(line, k);
+    else if (values_to_int(s, n, &i) == 0)
+        values_list_one(line, k,
+                        (struct lfp_field){.type = LFP_T_INT, .v.i = i});
+    else
+        values_list_split(line, k, s, n);
+}
+
+static void values_float_list(struct lf_parser_line *line,
+                              const struct lf_parser_key *k, const char *s,
+                              size_t n)
+{
+    double d;
+
+    if (values_is_dash(s, n))
+        values_list_none(line, k);
+    else if (values_to_float(s, n, &d) == 0)
+        values_list_one(line, k,
+                        (struct lfp_field){.type = LFP_T_FLOAT, .v.d = d});
+    else
+        values_list_split(line, k, s, n);
+}
+
+static void values_str_list(struct lf_parser_line *line,
+                            const struct lf_parser_key *k, const char *s,
+                            size_t n)
+{
+    if (values_is_dash(s, n))
+        values_list_none(line, k);
+    else if (!memchr(s, ' ', n))
+        values_list_one(line, k,
+                        (struct lfp_field){.type = LFP_T_STR,
+                                           .flags = LFP_FIELD_ESCAPE,
+                                           .n = (uint32_t)n,
+                                           .v.s = s});
+    else
+        values_list_split(line, k, s, n);
 }
 
 /* ---- addresses ------------------------------------------------------------
@@ -947,9 +1003,9 @@ static const values_emit_fn values_emit[] = {
     [LF_PT_UINT] = values_scalar,
     [LF_PT_DURATION] = values_duration,
     [LF_PT_SECONDS] = values_scalar,
-    [LF_PT_INT_LIST] = values_list,
-    [LF_PT_FLOAT_LIST] = values_list,
-    [LF_PT_STR_LIST] = values_list,
+    [LF_PT_INT_LIST] = values_int_list,
+    [LF_PT_FLOAT_LIST] = values_float_list,
+    [LF_PT_STR_LIST] = values_str_list,
     [LF_PT_ADDR] = values_addr,
     [LF_PT_ADDR_LIST] = values_addr_list,
     [LF_PT_FLAGS] = values_flags,

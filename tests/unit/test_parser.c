@@ -1029,6 +1029,48 @@ static void test_float_edge_shapes_match_strtod(void **state)
     fixture_close(&fx);
 }
 
+/* A value without separators is one attempt, whether it converts or not;
+ * a blank or a comma alone does not separate. */
+static void test_list_of_one_attempt(void **state)
+{
+    char *types[] = {"s:int_list", "a:str_list"};
+    char *renames[] = {"s:st/sts/stn", "a:ad/ads/adn"};
+    struct fixture fx;
+    struct lfp_record *rec;
+    const struct lfp_field *e;
+
+    (void)state;
+    open_fields(&fx, "^(?<s>[^|]*)\\|(?<a>[^|]*)$", types, 2, renames, 2, 1);
+    assert_int_equal(parse(&fx, "-5|10.0.0.1:80", &rec), LFP_OK);
+    assert_int_equal(rec->nfields, 6);
+    assert_int_field(rec, "st", -5);
+    assert_int_equal(array_field(rec, "sts", 1)[0].v.i, -5);
+    assert_int_field(rec, "stn", 1);
+    assert_str(rec, "ad", "10.0.0.1:80");
+    e = array_field(rec, "ads", 1);
+    assert_int_equal(e[0].type, LFP_T_STR);
+    assert_int_equal(e[0].n, strlen("10.0.0.1:80"));
+    assert_int_field(rec, "adn", 1);
+    assert_int_equal(parse(&fx, "2x0|a b", &rec), LFP_OK);
+    assert_str(rec, "st", "2x0");
+    assert_int_equal(array_field(rec, "sts", 1)[0].type, LFP_T_STR);
+    assert_str(rec, "ad", "a b");
+    assert_int_field(rec, "adn", 1);
+    assert_int_equal(lf_parser_conv_errors(fx.p), 1);
+    assert_int_equal(parse(&fx, "200 |a,b", &rec), LFP_OK);
+    assert_str(rec, "st", "200 ");
+    assert_str(rec, "ad", "a,b");
+    assert_int_field(rec, "adn", 1);
+    assert_int_equal(parse(&fx, "1, 2|a , b", &rec), LFP_OK);
+    assert_int_field(rec, "st", 2);
+    assert_int_field(rec, "stn", 2);
+    e = array_field(rec, "ads", 2);
+    assert_int_equal(e[0].n, 2); /* "a " */
+    assert_str(rec, "ad", "b");
+    assert_int_equal(lf_parser_conv_errors(fx.p), 2);
+    fixture_close(&fx);
+}
+
 static void test_durations_and_seconds_take_their_unit(void **state)
 {
     char *types[] = {"s:duration_s", "m:duration_ms", "n:duration_ns",
@@ -1746,6 +1788,7 @@ int main(void)
         cmocka_unit_test(test_list_types_split_nginx_multi_values),
         cmocka_unit_test(test_list_element_that_does_not_convert_stays_string),
         cmocka_unit_test(test_float_edge_shapes_match_strtod),
+        cmocka_unit_test(test_list_of_one_attempt),
         cmocka_unit_test(test_durations_and_seconds_take_their_unit),
         cmocka_unit_test(test_addr_gives_ip_only_for_ip_literals),
         cmocka_unit_test(test_addr_list_picks_first_public_address),
