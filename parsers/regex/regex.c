@@ -223,6 +223,8 @@ static int regex_parse(const void *ectx, void *ewctx,
     struct lfp_record *rec = line->rec;
     PCRE2_SPTR subject = (PCRE2_SPTR)(rec->raw ? rec->raw : "");
     const PCRE2_SIZE *ov = rw->ov;
+    const char *raw = (const char *)subject;
+    const struct regex_group *g = ctx->groups, *g_end = g + ctx->ngroups;
     int rc = 0;
 
     if (ctx->fast) /* 0: undecided, PCRE2 answers */
@@ -236,17 +238,19 @@ static int regex_parse(const void *ectx, void *ewctx,
     if (rc <= 0) /* no match, or a match or stack limit hit */
         return LFP_ERR_PARSE;
     lf_record_reserve(line->chunk, rec, ctx->nfields);
-    for (uint32_t i = 0; i < ctx->ngroups; i++) {
-        const struct regex_group *g = &ctx->groups[i];
-        PCRE2_SIZE start, end;
+    /* Groups from the first numbered rc on are unset: the walk stops
+     * before them. Locals, as the calls below could change what ctx and
+     * rec point to for all the compiler knows (a nested value swaps
+     * rec->raw for its run and puts it back). */
+    while (g_end > g && g_end[-1].num >= (uint32_t)rc)
+        g_end--;
+    for (; g < g_end; g++) {
+        PCRE2_SIZE start = ov[2 * (size_t)g->num];
+        PCRE2_SIZE end = ov[2 * (size_t)g->num + 1];
 
-        if (g->num >= (uint32_t)rc) /* this and later groups are unset */
-            break;
-        start = ov[2 * (size_t)g->num];
-        end = ov[2 * (size_t)g->num + 1];
         if (start == PCRE2_UNSET || end < start)
             continue;
-        lf_parser_emit_str(line, &g->key, rec->raw + start, end - start);
+        lf_parser_emit_str(line, &g->key, raw + start, end - start);
     }
     return LFP_OK;
 }
