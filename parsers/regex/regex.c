@@ -11,10 +11,12 @@
  *
  * At init every named group gets a struct regex_group: its number and a
  * resolved struct lf_parser_key (name from PCRE2's name table, which lives
- * as long as the code, or its rename; type; time key), sorted by group
+ * as long as the code, or its rename; type; time key) and its emit
+ * function (values.h: the type's handler, taken once), sorted by group
  * number.
- * Per line there is one match and a walk over that array: values point into
- * the raw line, nothing is copied, no name is compared.
+ * Per line there is one match, one reservation of the most fields the
+ * groups may add, and a walk over that array: values point into the raw
+ * line, nothing is copied, no name is compared, no type is switched on.
  *
  * Each worker owns its match data, match context and JIT stack.
  *
@@ -35,6 +37,8 @@
 #include "parser.h"
 #include "regex_fast.h"
 
+#include "../values/values.h"
+
 #define REGEX_JIT_STACK_MIN ((PCRE2_SIZE)32 << 10)
 #define REGEX_JIT_STACK_MAX ((PCRE2_SIZE)512 << 10)
 
@@ -46,6 +50,7 @@ _Static_assert(sizeof(PCRE2_SIZE) == sizeof(size_t) &&
 struct regex_group {
     uint32_t num; /* capture group number */
     struct lf_parser_key key;
+    lf_parser_emit_fn emit; /* key's emit function: nfields reserved */
 };
 
 struct regex_ctx {
@@ -106,6 +111,7 @@ static int regex_groups(const struct lf_parser *p, struct regex_ctx *ctx,
 
         ctx->groups[i].num = (uint32_t)e[0] << 8 | e[1];
         lf_parser_key_init(p, &ctx->groups[i].key, name, strlen(name));
+        ctx->groups[i].emit = lf_parser_emit_str_fn(&ctx->groups[i].key);
         ctx->nfields += lf_parser_key_nfields(&ctx->groups[i].key);
     }
     qsort(ctx->groups, count, sizeof(*ctx->groups), regex_group_cmp);
@@ -250,7 +256,7 @@ static int regex_parse(const void *ectx, void *ewctx,
 
         if (start == PCRE2_UNSET || end < start)
             continue;
-        lf_parser_emit_str(line, &g->key, raw + start, end - start);
+        g->emit(line, &g->key, raw + start, end - start);
     }
     return LFP_OK;
 }

@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "values.h"
+
 #include "../parser_int.h"
 #include "chunk.h"
 #include "parser.h"
@@ -986,14 +988,10 @@ int lf_parser_take_time(struct lf_parser_line *line, const char *s, size_t n)
 /* ---- emitting
  * ---------------------------------------------------------------- */
 
-typedef void (*values_emit_fn)(struct lf_parser_line *line,
-                               const struct lf_parser_key *k, const char *s,
-                               size_t n);
-
 /* Each type's handler: one indirect jump per value. A switch over them
  * all, with the handlers inlined into it, saved and restored every
  * register on each call however little the type had to do. */
-static const values_emit_fn values_emit[] = {
+static const lf_parser_emit_fn values_emit[] = {
     [LF_PT_STRING] = values_string,
     [LF_PT_INT] = values_int,
     [LF_PT_FLOAT] = values_scalar,
@@ -1037,6 +1035,11 @@ void lf_parser_emit_str(struct lf_parser_line *line,
         values_emit_slow(line, k, s, n);
     else
         values_emit[k->type](line, k, s, n);
+}
+
+lf_parser_emit_fn lf_parser_emit_str_fn(const struct lf_parser_key *k)
+{
+    return k->is_time ? lf_parser_emit_str : values_emit[k->type];
 }
 
 int lf_parser_num_value(struct lfp_field *f, const char *s, size_t n)
