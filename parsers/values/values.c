@@ -939,6 +939,9 @@ static void values_nested(struct lf_parser_line *line,
     struct lfp_record *rec = line->rec;
     const char *raw = rec->raw;
     uint32_t raw_len = rec->raw_len;
+    /* The room the outer engine reserved for the values after this one:
+     * the inner fields may take it, so it is made again afterwards. */
+    uint32_t room = rec->fields_cap - rec->nfields;
     struct lf_parser_line inner = {
         .p = sub, .w = sw, .chunk = line->chunk, .rec = rec, .tc = &sw->tc};
     int rc;
@@ -948,6 +951,7 @@ static void values_nested(struct lf_parser_line *line,
     rc = sub->engine->parse(sub->ectx, sw->ewctx, &inner);
     rec->raw = raw;
     rec->raw_len = raw_len;
+    lf_record_reserve(line->chunk, rec, room);
     if (rc != LFP_OK || inner.is_failed) {
         line->is_failed = 1;
         return;

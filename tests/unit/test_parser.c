@@ -1376,6 +1376,35 @@ static void test_nested_value_is_parsed_by_the_builtin(void **state)
     fixture_close(&fx);
 }
 
+/* The fields of a nested value must not take the room the outer regex
+ * reserved for the values after it. */
+static void test_nested_value_before_other_groups(void **state)
+{
+    struct lf_parser_conf conf = {
+        .name = "outer",
+        .regex = "^(?<log>\\S+) (?<a>\\S) (?<b>\\S) (?<c>\\S) (?<d>\\S) "
+                 "(?<e>\\S) (?<f>\\S) (?<g>\\S) (?<h>\\S)$",
+        .nested = {.items = (char *[]){"log:envoy_json"}, .n = 1},
+        .ecs = 1,
+    };
+    struct fixture fx;
+    struct lfp_record *rec;
+
+    (void)state;
+    fixture_open(&fx, &conf);
+    assert_int_equal(parse(&fx,
+                           "{\"response_code\":503,\"bytes_sent\":7,"
+                           "\"method\":\"GET\",\"path\":\"/x\"} "
+                           "1 2 3 4 5 6 7 8",
+                           &rec),
+                     LFP_OK);
+    assert_true(rec->nfields <= rec->fields_cap);
+    assert_int_field(rec, "http.response.status_code", 503);
+    assert_str(rec, "a", "1");
+    assert_str(rec, "h", "8");
+    fixture_close(&fx);
+}
+
 static void test_new_option_errors_name_the_problem(void **state)
 {
     const struct {
@@ -1798,6 +1827,7 @@ int main(void)
         cmocka_unit_test(test_time_formats_are_tried_in_order),
         cmocka_unit_test(test_base_with_ecs_off_keeps_source_names),
         cmocka_unit_test(test_nested_value_is_parsed_by_the_builtin),
+        cmocka_unit_test(test_nested_value_before_other_groups),
         cmocka_unit_test(test_new_option_errors_name_the_problem),
         cmocka_unit_test(test_every_builtin_parses_its_format_with_time),
         cmocka_unit_test(test_builtins_survive_cut_binary_and_huge_lines),
