@@ -32,9 +32,10 @@
 
 #include <logferry/plugin.h>
 
-#define LFP_FIND_MAX 64    /* keys per finder */
-#define LFP_FIND_FIELDS 64 /* longest record whose layout is remembered */
-#define LFP_FIND_LAYOUTS 8 /* layouts remembered */
+#define LFP_FIND_MAX 64     /* keys per finder */
+#define LFP_FIND_FIELDS 64  /* longest record whose layout is remembered */
+#define LFP_FIND_LAYOUTS 16 /* layouts remembered, a power of two */
+#define LFP_FIND_HINTS 256  /* entries of the hash index of layouts */
 
 struct lfp_find_layout {
     uint32_t nfields; /* 0: unused */
@@ -48,7 +49,9 @@ struct lfp_find {
     uint16_t lens[LFP_FIND_MAX];
     uint64_t len_mask; /* bit min(len, 63) of every key */
     unsigned next;     /* layout slot to replace next */
-    unsigned last;     /* layout slot that matched last */
+    /* The slot a record of that hash (lfp_find_hash) matched last: a
+     * hint, checked like any slot; all 0 at first. */
+    uint8_t hint[LFP_FIND_HINTS];
     struct lfp_find_layout layouts[LFP_FIND_LAYOUTS];
 };
 
@@ -73,62 +76,107 @@ static inline void lfp_find_init(struct lfp_find *fd, const char *const *keys,
     }
 }
 
+/* The hint index of rec's layout, from the count and three key addresses
+ * (n >= 1): the layouts of one parser differ by optional fields near the
+ * start or the middle, and by fields filters append at the end. */
+static inline unsigned lfp_find_hash(const struct lfp_field *fields, uint32_t n)
+{
+    uint64_t x = (uint64_t)(uintptr_t)fields[n - 1].key ^
+                 ((uint64_t)(uintptr_t)fields[n / 2].key << 1) ^
+                 ((uint64_t)(uintptr_t)fields[n / 4].key << 2) ^ n;
+
+    return (unsigned)((x * UINT64_C(0x9e3779b97f4a7c15)) >> 56);
+}
+
+/* The differences of the key addresses of fields[0..4) from keys[0..4),
+ * or'ed: 0 when all are equal. */
+static inline uintptr_t lfp_find_diff4(const struct lfp_field *fields,
+                                       const char *const *keys)
+{
+    return ((uintptr_t)fields[0].key ^ (uintptr_t)keys[0]) |
+           ((uintptr_t)fields[1].key ^ (uintptr_t)keys[1]) |
+           ((uintptr_t)fields[2].key ^ (uintptr_t)keys[2]) |
+           ((uintptr_t)fields[3].key ^ (uintptr_t)keys[3]);
+}
+
 /* Whether fields[0..n) have the keys at keys[0..n), by address. Four at
- * a time, the differences or'ed: records of one layout, the usual case,
- * are compared whole, so an early exit saves little and a branch per
- * field costs more. */
+ * a time and the last four overlapping, without a loop for the rest: the
+ * hint finds the right layout nearly always, so the compare is usually
+ * whole and a branch per field costs more than it saves. */
 static inline int lfp_find_same_keys(const struct lfp_field *fields,
                                      const char *const *keys, uint32_t n)
 {
-    uint32_t i = 0;
+    const struct lfp_field *f = fields, *last;
+    const char *const *k = keys;
 
-    for (; i + 4 <= n; i += 4) {
-        uintptr_t d = ((uintptr_t)fields[i].key ^ (uintptr_t)keys[i]) |
-                      ((uintptr_t)fields[i + 1].key ^ (uintptr_t)keys[i + 1]) |
-                      ((uintptr_t)fields[i + 2].key ^ (uintptr_t)keys[i + 2]) |
-                      ((uintptr_t)fields[i + 3].key ^ (uintptr_t)keys[i + 3]);
-        if (d)
-            return 0;
+    if (n < 4) {
+        for (uint32_t i = 0; i < n; i++)
+            if (fields[i].key != keys[i])
+                return 0;
+        return 1;
     }
-    for (; i < n; i++)
-        if (fields[i].key != keys[i])
+    last = &fields[n - 4];
+    for (; f < last; f += 4, k += 4)
+        if (lfp_find_diff4(f, k))
             return 0;
-    return 1;
+    return !lfp_find_diff4(last, &keys[n - 4]);
 }
 
-/* The remembered layout of rec, or NULL. The last one that matched is
- * tried first. A layout holds stable keys only, and no other live string
- * can sit at the address of one: a field whose key has that address has
- * that key, whatever its flags say. */
-static inline const struct lfp_find_layout *
-lfp_find_layout_of(struct lfp_find *fd, const struct lfp_record *rec)
+static inline int lfp_find_is_layout(const struct lfp_find_layout *l,
+                                     const struct lfp_record *rec)
 {
-    if (rec->nfields == 0) /* unused slots have nfields 0 */
-        return NULL;
-    for (int n = 0; n < LFP_FIND_LAYOUTS; n++) {
-        unsigned j = (fd->last + (unsigned)n) % LFP_FIND_LAYOUTS;
-        const struct lfp_find_layout *l = &fd->layouts[j];
-        if (l->nfields != rec->nfields)
-            continue;
-        if (lfp_find_same_keys(rec->fields, l->keys, rec->nfields)) {
-            fd->last = j;
+    return l->nfields == rec->nfields &&
+           lfp_find_same_keys(rec->fields, l->keys, rec->nfields);
+}
+
+/* The remembered layout of rec, or NULL. The slot the hint names is tried
+ * first, then every slot. A layout holds stable keys only, and no other
+ * live string can sit at the address of one: a field whose key has that
+ * address has that key, whatever its flags say. */
+static inline const struct lfp_find_layout *
+lfp_find_layout_of(struct lfp_find *fd, const struct lfp_record *rec,
+                   unsigned h)
+{
+    const struct lfp_find_layout *l = &fd->layouts[fd->hint[h]];
+
+    if (lfp_find_is_layout(l, rec))
+        return l;
+    for (unsigned j = 0; j < LFP_FIND_LAYOUTS; j++) {
+        l = &fd->layouts[j];
+        if (lfp_find_is_layout(l, rec)) {
+            fd->hint[h] = (uint8_t)j;
             return l;
         }
     }
     return NULL;
 }
 
+/* got[0..n) = NULL, four at a time (fixed-size stores, no call) and the
+ * last four overlapping. */
+static inline void lfp_find_clear(const struct lfp_field **got, int n)
+{
+    int k;
+
+    if (n < 4) {
+        for (k = 0; k < n; k++)
+            got[k] = NULL;
+        return;
+    }
+    for (k = 0; k + 4 < n; k += 4)
+        memset(&got[k], 0, 4 * sizeof(*got));
+    memset(&got[n - 4], 0, 4 * sizeof(*got));
+}
+
 /* The scan: each field whose key length some wanted key has is compared
  * with those keys. Remembers the layout when every key is stable. */
 static inline void lfp_find_scan(struct lfp_find *fd,
                                  const struct lfp_record *rec,
-                                 const struct lfp_field **got)
+                                 const struct lfp_field **got, unsigned h)
 {
     struct lfp_find_layout *l = &fd->layouts[fd->next];
-    int stable = rec->nfields > 0 && rec->nfields <= LFP_FIND_FIELDS;
+    int stable = rec->nfields <= LFP_FIND_FIELDS;
 
-    for (int k = 0; k < fd->nkeys; k++)
-        got[k] = NULL;
+    lfp_find_clear(got, fd->nkeys);
     for (uint32_t i = 0; i < rec->nfields; i++) {
         const struct lfp_field *f = &rec->fields[i];
         if (!(f->flags & LFP_FIELD_KEY_STABLE))
@@ -147,7 +195,8 @@ static inline void lfp_find_scan(struct lfp_find *fd,
         l->keys[i] = rec->fields[i].key;
     for (int k = 0; k < fd->nkeys; k++)
         l->at[k] = (int8_t)(got[k] ? got[k] - rec->fields : -1);
-    fd->next = (fd->next + 1) % LFP_FIND_LAYOUTS;
+    fd->hint[h] = (uint8_t)fd->next;
+    fd->next = (fd->next + 1) & (LFP_FIND_LAYOUTS - 1);
 }
 
 /* got[k] is the first field of key k in rec, or NULL when rec has none. */
@@ -155,10 +204,17 @@ static inline void lfp_find_fields(struct lfp_find *fd,
                                    const struct lfp_record *rec,
                                    const struct lfp_field **got)
 {
-    const struct lfp_find_layout *l = lfp_find_layout_of(fd, rec);
+    const struct lfp_find_layout *l;
+    unsigned h;
 
+    if (rec->nfields == 0) { /* unused slots have nfields 0 */
+        lfp_find_clear(got, fd->nkeys);
+        return;
+    }
+    h = lfp_find_hash(rec->fields, rec->nfields);
+    l = lfp_find_layout_of(fd, rec, h);
     if (!l) {
-        lfp_find_scan(fd, rec, got);
+        lfp_find_scan(fd, rec, got, h);
         return;
     }
     for (int k = 0; k < fd->nkeys; k++)

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -138,6 +139,113 @@ static void test_a_moved_key_is_not_taken_for_the_layout(void **state)
     check(&fd, &rec);
 }
 
+/* Keys at stable addresses: pool[i] is "k<i>", other[i] is "x<i>". */
+#define POOL 80
+static char pool[POOL][8], other[POOL][8];
+
+static void pool_init(void)
+{
+    for (int i = 0; i < POOL; i++) {
+        snprintf(pool[i], sizeof(pool[i]), "k%d", i);
+        snprintf(other[i], sizeof(other[i]), "x%d", i);
+    }
+}
+
+/* What a plain scan finds for keys[0..nkeys), compared with the finder. */
+static void check_keys(struct lfp_find *fd, const struct lfp_record *rec,
+                       const char *const *keys, int nkeys)
+{
+    const struct lfp_field *got[LFP_FIND_MAX];
+
+    lfp_find_fields(fd, rec, got);
+    for (int k = 0; k < nkeys; k++) {
+        const struct lfp_field *want = NULL;
+        for (uint32_t i = 0; i < rec->nfields && !want; i++)
+            if (strlen(keys[k]) == rec->fields[i].key_len &&
+                memcmp(keys[k], rec->fields[i].key, rec->fields[i].key_len) ==
+                    0)
+                want = &rec->fields[i];
+        assert_ptr_equal(got[k], want);
+    }
+}
+
+/* Two layouts of n fields that differ in field p only, for every n and p:
+ * the difference is seen wherever it falls, in a block of four, in the
+ * last four that overlap the block before, or past the fields the hint
+ * hashes. Finders of 1 to 9 keys: got[] is filled whole and no further. */
+static void test_layouts_that_differ_in_one_field(void **state)
+{
+    struct lfp_field fields[40];
+    struct lfp_record rec = {.fields = fields};
+    const char *keys[9];
+    struct lfp_find fd;
+
+    (void)state;
+    pool_init();
+    for (int nkeys = 1; nkeys <= 9; nkeys++) {
+        /* Keys at the front, in the middle, at the end and in no layout,
+         * one of them a variant key. */
+        for (int k = 0; k < nkeys; k++)
+            keys[k] = k == 1 ? other[7] : pool[(k * 11) % POOL];
+        lfp_find_init(&fd, keys, nkeys);
+        for (uint32_t n = 1; n <= 40; n++) {
+            for (uint32_t p = 0; p < n; p++) {
+                for (int round = 0; round < 4; round++) {
+                    rec.nfields = n;
+                    for (uint32_t i = 0; i < n; i++)
+                        set(&fields[i],
+                            i == p && round % 2 ? other[i] : pool[i], STABLE,
+                            i);
+                    check_keys(&fd, &rec, keys, nkeys);
+                }
+            }
+        }
+    }
+}
+
+/* More layouts in turn than the finder has slots: each record finds its
+ * slot taken by another layout, and is scanned. */
+static void test_more_layouts_than_slots(void **state)
+{
+    struct lfp_field fields[4];
+    struct lfp_record rec = {.fields = fields, .nfields = 4};
+    const char *keys[] = {pool[0], pool[1], pool[2], pool[3]};
+    struct lfp_find fd;
+
+    (void)state;
+    pool_init();
+    lfp_find_init(&fd, keys, 4);
+    for (int round = 0; round < 3; round++) {
+        for (int j = 0; j < LFP_FIND_LAYOUTS + 3; j++) {
+            /* Layout j: pool[j] at field j % 4 of x-keys. */
+            for (int i = 0; i < 4; i++)
+                set(&fields[i], i == j % 4 ? pool[j] : other[j + i], STABLE, i);
+            check_keys(&fd, &rec, keys, 4);
+            check_keys(&fd, &rec, keys, 4);
+        }
+    }
+}
+
+/* A record longer than any remembered layout is scanned each time. */
+static void test_a_long_record_is_scanned(void **state)
+{
+    struct lfp_field fields[LFP_FIND_FIELDS + 2];
+    struct lfp_record rec = {.fields = fields, .nfields = LFP_FIND_FIELDS + 2};
+    struct lfp_find fd;
+
+    (void)state;
+    pool_init();
+    lfp_find_init(&fd, wanted, NWANTED);
+    for (uint32_t i = 0; i < rec.nfields; i++)
+        set(&fields[i], pool[i], STABLE, i);
+    set(&fields[LFP_FIND_FIELDS + 1], "status", STABLE, 1);
+    for (int round = 0; round < 2; round++)
+        check(&fd, &rec);
+    /* The same keys but one: still not taken for a layout. */
+    set(&fields[LFP_FIND_FIELDS], "error", STABLE, 2);
+    check(&fd, &rec);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -145,6 +253,9 @@ int main(void)
         cmocka_unit_test(test_a_duplicate_key_gives_the_first),
         cmocka_unit_test(test_unstable_keys_are_compared_every_time),
         cmocka_unit_test(test_a_moved_key_is_not_taken_for_the_layout),
+        cmocka_unit_test(test_layouts_that_differ_in_one_field),
+        cmocka_unit_test(test_more_layouts_than_slots),
+        cmocka_unit_test(test_a_long_record_is_scanned),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
