@@ -40,7 +40,11 @@
 struct lfp_find_layout {
     uint32_t nfields; /* 0: unused */
     const char *keys[LFP_FIND_FIELDS];
-    int8_t at[LFP_FIND_MAX]; /* index of wanted key k, or -1 */
+    /* got[k] is (fields & mask[k]) + off[k]: &fields[i] for a key at i
+     * (mask all ones, off i fields), NULL for an absent one (both 0),
+     * without a branch. */
+    uintptr_t mask[LFP_FIND_MAX];
+    uintptr_t off[LFP_FIND_MAX];
 };
 
 struct lfp_find {
@@ -167,6 +171,43 @@ static inline void lfp_find_clear(const struct lfp_field **got, int n)
     memset(&got[n - 4], 0, 4 * sizeof(*got));
 }
 
+/* Wanted key k of a record of layout l whose fields are at base. */
+static inline const struct lfp_field *
+lfp_find_got(const struct lfp_find_layout *l, uintptr_t base, int k)
+{
+    return (const struct lfp_field *)((base & l->mask[k]) + l->off[k]);
+}
+
+/* got[k..k+4) from layout l. */
+static inline void lfp_find_fill4(const struct lfp_find_layout *l,
+                                  uintptr_t base, int k,
+                                  const struct lfp_field **got)
+{
+    got[k] = lfp_find_got(l, base, k);
+    got[k + 1] = lfp_find_got(l, base, k + 1);
+    got[k + 2] = lfp_find_got(l, base, k + 2);
+    got[k + 3] = lfp_find_got(l, base, k + 3);
+}
+
+/* got[0..n) from layout l for rec: four at a time and the last four
+ * overlapping, like the compare. */
+static inline void lfp_find_fill(const struct lfp_find_layout *l,
+                                 const struct lfp_record *rec,
+                                 const struct lfp_field **got, int n)
+{
+    uintptr_t base = (uintptr_t)rec->fields;
+    int k;
+
+    if (n < 4) {
+        for (k = 0; k < n; k++)
+            got[k] = lfp_find_got(l, base, k);
+        return;
+    }
+    for (k = 0; k + 4 < n; k += 4)
+        lfp_find_fill4(l, base, k, got);
+    lfp_find_fill4(l, base, n - 4, got);
+}
+
 /* The scan: each field whose key length some wanted key has is compared
  * with those keys. Remembers the layout when every key is stable. */
 static inline void lfp_find_scan(struct lfp_find *fd,
@@ -193,8 +234,11 @@ static inline void lfp_find_scan(struct lfp_find *fd,
     l->nfields = rec->nfields;
     for (uint32_t i = 0; i < rec->nfields; i++)
         l->keys[i] = rec->fields[i].key;
-    for (int k = 0; k < fd->nkeys; k++)
-        l->at[k] = (int8_t)(got[k] ? got[k] - rec->fields : -1);
+    for (int k = 0; k < fd->nkeys; k++) {
+        size_t i = got[k] ? (size_t)(got[k] - rec->fields) : 0;
+        l->mask[k] = got[k] ? UINTPTR_MAX : 0;
+        l->off[k] = i * sizeof(*rec->fields);
+    }
     fd->hint[h] = (uint8_t)fd->next;
     fd->next = (fd->next + 1) & (LFP_FIND_LAYOUTS - 1);
 }
@@ -217,8 +261,7 @@ static inline void lfp_find_fields(struct lfp_find *fd,
         lfp_find_scan(fd, rec, got, h);
         return;
     }
-    for (int k = 0; k < fd->nkeys; k++)
-        got[k] = l->at[k] >= 0 ? &rec->fields[l->at[k]] : NULL;
+    lfp_find_fill(l, rec, got, fd->nkeys);
 }
 
 #endif
