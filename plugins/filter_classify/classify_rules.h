@@ -61,4 +61,27 @@ struct classify_result {
 void classify_decide(const struct classify_evidence *ev,
                      struct classify_result *res);
 
+/* Whether ev shows no failure at a glance: no message, flags or
+ * termination state, a status below 499 (or none), and at most one
+ * upstream attempt, whose status is not 502, 503 or 504. Most records;
+ * classify_decide() gives them cls CLASSIFY_NONE, is_final 1 and
+ * failed_attempt 0. Inline: it runs for every record. */
+static inline int classify_is_quiet(const struct classify_evidence *ev)
+{
+    const struct lfp_field *st = ev->f[CLASSIFY_K_STATUS];
+    const struct lfp_field *up = ev->f[CLASSIFY_K_UP_STATUS];
+
+    if (ev->f[CLASSIFY_K_MESSAGE] || ev->f[CLASSIFY_K_FLAGS] ||
+        ev->f[CLASSIFY_K_TERMINATION])
+        return 0;
+    if (st && st->type == LFP_T_INT && st->v.i >= 499)
+        return 0;
+    if (up && up->type == LFP_T_ARRAY) {
+        if (up->n > 1)
+            return 0;
+        up = up->n ? &up->v.arr[0] : NULL;
+    }
+    return !up || up->type != LFP_T_INT || up->v.i < 502 || up->v.i > 504;
+}
+
 #endif

@@ -5,7 +5,8 @@
  *
  * For each record it gathers the evidence fields with the worker's finder
  * (logferry/find.h: records of one layout cost one compare per key), asks
- * classify_decide() (the rules, classify_rules.c) and adds:
+ * classify_decide() (the rules, classify_rules.c) unless classify_is_quiet()
+ * shows no failure at a glance, and adds:
  *
  *   event.outcome           "failure" when the status is failure_status or
  *                           above or the final upstream attempt failed,
@@ -101,7 +102,10 @@ static void classify_record(const struct classify_ctx *ctx, struct lfp_find *fd,
     int is_failure;
 
     lfp_find_fields(fd, rec, ev.f);
-    classify_decide(&ev, &res);
+    if (classify_is_quiet(&ev)) /* res.attempts is not read here */
+        res = (struct classify_result){.is_final = 1};
+    else
+        classify_decide(&ev, &res);
     st = ev.f[CLASSIFY_K_STATUS];
     is_failure = res.cls != CLASSIFY_NONE && res.is_final;
     if (st && st->type == LFP_T_INT)

@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "../../plugins/filter_classify/classify_rules.h"
 #include "chunk.h"
 #include "mem.h"
 #include "parser.h"
@@ -473,6 +474,91 @@ static void test_every_record_of_a_chunk_is_classified(void **state)
     fixture_close(&fx);
 }
 
+/* ---- the shortcut for records that show nothing ------------------------ */
+
+static struct lfp_field quiet_int(int64_t v)
+{
+    return (struct lfp_field){.type = LFP_T_INT, .v.i = v};
+}
+
+static struct lfp_field quiet_str(const char *s)
+{
+    return (struct lfp_field){
+        .type = LFP_T_STR, .n = (uint32_t)strlen(s), .v.s = s};
+}
+
+static struct lfp_field quiet_arr(const struct lfp_field *arr, uint32_t n)
+{
+    return (struct lfp_field){.type = LFP_T_ARRAY, .n = n, .v.arr = arr};
+}
+
+/* Every mix of evidence the shortcut looks at, each value once on and
+ * once off its edges: when classify_is_quiet() says yes, the rules say
+ * no failure, and it says yes for the usual success. */
+static void test_quiet_records_are_those_the_rules_pass(void **state)
+{
+    static const int64_t codes[] = {-1,  0,   200, 498, 499, 500,
+                                    501, 502, 503, 504, 505, 599};
+    struct lfp_field one[12], two[3][2], st[14], up[30], msg[3], flags[2],
+        term[3], addrs[2];
+    size_t nst = 0, nup = 0, nquiet = 0;
+    struct classify_evidence ev;
+
+    (void)state;
+    st[nst++] = (struct lfp_field){.type = LFP_T_NULL};
+    st[nst++] = quiet_str("200");
+    up[nup++] = (struct lfp_field){.type = LFP_T_NULL};
+    up[nup++] = quiet_str("200");
+    up[nup++] = quiet_arr(NULL, 0);
+    for (size_t i = 0; i < 12; i++) {
+        st[nst++] = quiet_int(codes[i]);
+        up[nup++] = quiet_int(codes[i]);
+        one[i] = quiet_int(codes[i]);
+        up[nup++] = quiet_arr(&one[i], 1);
+    }
+    two[0][0] = quiet_int(200), two[0][1] = quiet_int(200);
+    two[1][0] = quiet_int(502), two[1][1] = quiet_int(200);
+    two[2][0] = quiet_int(200), two[2][1] = quiet_int(504);
+    for (size_t i = 0; i < 3; i++)
+        up[nup++] = quiet_arr(two[i], 2);
+    msg[0] = quiet_str("upstream timed out"), msg[1] = quiet_str("hello");
+    msg[2] = quiet_int(1);
+    flags[0] = quiet_str("UF"), flags[1] = quiet_str("-");
+    term[0] = quiet_str("sH--"), term[1] = quiet_str("----");
+    term[2] = quiet_str("-");
+    addrs[0] = quiet_str("backend"), addrs[1] = quiet_str("10.0.0.1:80");
+    for (size_t mask = 0; mask < 16 * 4 * 3 * 4; mask++) {
+        size_t m = mask;
+        memset(&ev, 0, sizeof(ev));
+        ev.f[CLASSIFY_K_MESSAGE] = m % 4 ? &msg[m % 4 - 1] : NULL, m /= 4;
+        ev.f[CLASSIFY_K_FLAGS] = m % 3 ? &flags[m % 3 - 1] : NULL, m /= 3;
+        ev.f[CLASSIFY_K_TERMINATION] = m % 4 ? &term[m % 4 - 1] : NULL;
+        m /= 4;
+        ev.f[CLASSIFY_K_UP_ADDRESSES] = m % 2 ? &addrs[0] : NULL;
+        ev.f[CLASSIFY_K_UP_ADDRESS] = m / 2 % 2 ? &addrs[1] : NULL;
+        for (size_t i = 0; i <= nst; i++) {
+            ev.f[CLASSIFY_K_STATUS] = i < nst ? &st[i] : NULL;
+            for (size_t j = 0; j <= nup; j++) {
+                struct classify_result res;
+                ev.f[CLASSIFY_K_UP_STATUS] = j < nup ? &up[j] : NULL;
+                if (!classify_is_quiet(&ev))
+                    continue;
+                nquiet++;
+                classify_decide(&ev, &res);
+                assert_int_equal(res.cls, CLASSIFY_NONE);
+                assert_int_equal(res.is_final, 1);
+                assert_int_equal(res.failed_attempt, 0);
+            }
+        }
+    }
+    assert_true(nquiet > 0);
+    memset(&ev, 0, sizeof(ev));
+    ev.f[CLASSIFY_K_STATUS] = &one[2]; /* 200 */
+    up[0] = quiet_arr(&one[2], 1);     /* [200] */
+    ev.f[CLASSIFY_K_UP_STATUS] = &up[0];
+    assert_true(classify_is_quiet(&ev));
+}
+
 static void test_taxonomy_doc_lists_every_class(void **state)
 {
     static const char *const classes[] = {
@@ -512,6 +598,7 @@ int main(void)
         cmocka_unit_test(test_key_options_read_source_names),
         cmocka_unit_test(test_parse_errors_and_dropped_records_are_left_alone),
         cmocka_unit_test(test_every_record_of_a_chunk_is_classified),
+        cmocka_unit_test(test_quiet_records_are_those_the_rules_pass),
         cmocka_unit_test(test_taxonomy_doc_lists_every_class),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
