@@ -50,7 +50,7 @@ _Static_assert(sizeof(PCRE2_SIZE) == sizeof(size_t) &&
 struct regex_group {
     uint32_t num; /* capture group number */
     struct lf_parser_key key;
-    lf_parser_emit_fn emit; /* key's emit function: nfields reserved */
+    lf_parser_emit_fn emit; /* key's emit function: its room reserved */
 };
 
 struct regex_ctx {
@@ -112,7 +112,7 @@ static int regex_groups(const struct lf_parser *p, struct regex_ctx *ctx,
         ctx->groups[i].num = (uint32_t)e[0] << 8 | e[1];
         lf_parser_key_init(p, &ctx->groups[i].key, name, strlen(name));
         ctx->groups[i].emit = lf_parser_emit_str_fn(&ctx->groups[i].key);
-        ctx->nfields += lf_parser_key_nfields(&ctx->groups[i].key);
+        ctx->nfields += lf_parser_emit_room(&ctx->groups[i].key);
     }
     qsort(ctx->groups, count, sizeof(*ctx->groups), regex_group_cmp);
     return LFP_OK;

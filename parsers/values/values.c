@@ -304,14 +304,19 @@ static void values_set_str(struct lfp_field *f, const char *s, size_t n)
     f->v.s = s;
 }
 
-/* Makes room for the most fields one value adds (LF_PARSER_NAMES), so
- * the emitting functions append without a check each: the regex engine
+/* The most room one value takes in the record's fields: its names
+ * (LF_PARSER_NAMES), and for a list of one attempt the array's element,
+ * taken from the end of the room (values_list_arr()). */
+#define VALUES_ROOM (LF_PARSER_NAMES + 1)
+
+/* Makes room for the most fields one value takes (VALUES_ROOM), so the
+ * emitting functions append without a check each: the regex engine
  * reserved a line's fields at its start, JSON grows them here. */
 static void values_room(struct lf_parser_line *line)
 {
     struct lfp_record *rec = line->rec;
 
-    if (rec->fields_cap - rec->nfields < LF_PARSER_NAMES)
+    if (rec->fields_cap - rec->nfields < VALUES_ROOM)
         lf_record_reserve(line->chunk, rec,
                           rec->fields_cap ? rec->fields_cap : 8);
 }
@@ -535,44 +540,76 @@ static void values_list_elem(struct lf_parser_line *line, struct lfp_field *e,
 
 /* Adds k's fields for the attempts arr[0..m): the last one's value (k's
  * key flags and its own), the array and the count, the last two when the
- * rule names them. */
+ * rule names them. Stored member by member through a restrict pointer:
+ * the fields alias nothing read here, and without saying so every byte
+ * store would have the compiler reload k, its rule and the record, and
+ * build each field on the stack to copy it. */
 static inline __attribute__((always_inline)) void
 values_list_add(struct lf_parser_line *line, const struct lf_parser_key *k,
                 const struct lfp_field *last, const struct lfp_field *arr,
                 uint32_t m)
 {
     const struct lf_parser_rule *r = k->rule;
+    struct lfp_record *rec = line->rec;
+    struct lfp_field *restrict f = rec->fields + rec->nfields;
 
-    values_put(line, (struct lfp_field){.key = k->key,
-                                        .key_len = k->key_len,
-                                        .type = last->type,
-                                        .flags = k->key_flags | last->flags,
-                                        .n = last->n,
-                                        .v = last->v});
-    if (r && r->names[1])
-        values_put(line, (struct lfp_field){.key = r->names[1],
-                                            .key_len = r->name_lens[1],
-                                            .type = LFP_T_ARRAY,
-                                            .flags = r->name_flags[1],
-                                            .n = m,
-                                            .v.arr = arr});
-    if (r && r->names[2])
-        values_put(line, (struct lfp_field){.key = r->names[2],
-                                            .key_len = r->name_lens[2],
-                                            .type = LFP_T_INT,
-                                            .flags = r->name_flags[2],
-                                            .v.i = m});
+    f->key = k->key;
+    f->key_len = k->key_len;
+    f->type = last->type;
+    f->flags = k->key_flags | last->flags;
+    f->n = last->n;
+    f->v = last->v;
+    f++;
+    if (r && r->names[1]) {
+        f->key = r->names[1];
+        f->key_len = r->name_lens[1];
+        f->type = LFP_T_ARRAY;
+        f->flags = r->name_flags[1];
+        f->n = m;
+        f->v.arr = arr;
+        f++;
+    }
+    if (r && r->names[2]) {
+        f->key = r->names[2];
+        f->key_len = r->name_lens[2];
+        f->type = LFP_T_INT;
+        f->flags = r->name_flags[2];
+        f->n = 0;
+        f->v.i = m;
+        f++;
+    }
+    rec->nfields = (uint32_t)(f - rec->fields);
 }
 
-/* A list of one attempt, e, copied to the chunk's arena. */
+/* The array for m attempts. One attempt, the common case, takes the last
+ * field of the room made for the value (VALUES_ROOM) off the record's
+ * capacity instead of calling the arena: those fields are in the chunk's
+ * arena too, and stay there when the record's fields grow and move. */
+static inline __attribute__((always_inline)) struct lfp_field *
+values_list_arr(struct lf_parser_line *line, uint32_t m)
+{
+    struct lfp_record *rec = line->rec;
+
+    if (m == 1)
+        return &rec->fields[--rec->fields_cap];
+    return lf_chunk_alloc(line->chunk, m * sizeof(struct lfp_field));
+}
+
+/* A list of one attempt, e (no key). Copied member by member, as in
+ * values_list_add(): a copy of the whole struct goes through the stack. */
 static inline __attribute__((always_inline)) void
 values_list_one(struct lf_parser_line *line, const struct lf_parser_key *k,
-                struct lfp_field e)
+                const struct lfp_field *e)
 {
-    struct lfp_field *arr = lf_chunk_alloc(line->chunk, sizeof(*arr));
+    struct lfp_field *restrict arr = values_list_arr(line, 1);
 
-    *arr = e;
-    values_list_add(line, k, &e, arr, 1);
+    arr->key = NULL;
+    arr->key_len = 0;
+    arr->type = e->type;
+    arr->flags = e->flags;
+    arr->n = e->n;
+    arr->v = e->v;
+    values_list_add(line, k, e, arr, 1);
 }
 
 /* A whole "-" or "": no attempt at all. */
@@ -591,7 +628,7 @@ static void values_list_split(struct lf_parser_line *line,
                               size_t n)
 {
     uint32_t m = 0, nelem = values_list_count(s, n);
-    struct lfp_field *arr = lf_chunk_alloc(line->chunk, nelem * sizeof(*arr));
+    struct lfp_field *arr = values_list_arr(line, nelem);
     size_t start = 0;
 
     if (nelem == 1) {
@@ -624,7 +661,7 @@ static void values_int_list(struct lf_parser_line *line,
         values_list_none(line, k);
     else if (values_to_int(s, n, &i) == 0)
         values_list_one(line, k,
-                        (struct lfp_field){.type = LFP_T_INT, .v.i = i});
+                        &(struct lfp_field){.type = LFP_T_INT, .v.i = i});
     else
         values_list_split(line, k, s, n);
 }
@@ -639,7 +676,7 @@ static void values_float_list(struct lf_parser_line *line,
         values_list_none(line, k);
     else if (values_to_float(s, n, &d) == 0)
         values_list_one(line, k,
-                        (struct lfp_field){.type = LFP_T_FLOAT, .v.d = d});
+                        &(struct lfp_field){.type = LFP_T_FLOAT, .v.d = d});
     else
         values_list_split(line, k, s, n);
 }
@@ -652,10 +689,10 @@ static void values_str_list(struct lf_parser_line *line,
         values_list_none(line, k);
     else if (!memchr(s, ' ', n))
         values_list_one(line, k,
-                        (struct lfp_field){.type = LFP_T_STR,
-                                           .flags = LFP_FIELD_ESCAPE,
-                                           .n = (uint32_t)n,
-                                           .v.s = s});
+                        &(struct lfp_field){.type = LFP_T_STR,
+                                            .flags = LFP_FIELD_ESCAPE,
+                                            .n = (uint32_t)n,
+                                            .v.s = s});
     else
         values_list_split(line, k, s, n);
 }
@@ -1035,7 +1072,7 @@ void lf_parser_emit_str(struct lf_parser_line *line,
 {
     const struct lfp_record *rec = line->rec;
 
-    if (k->is_time || rec->fields_cap - rec->nfields < LF_PARSER_NAMES)
+    if (k->is_time || rec->fields_cap - rec->nfields < VALUES_ROOM)
         values_emit_slow(line, k, s, n);
     else
         values_emit[k->type](line, k, s, n);
@@ -1044,6 +1081,18 @@ void lf_parser_emit_str(struct lf_parser_line *line,
 lf_parser_emit_fn lf_parser_emit_str_fn(const struct lf_parser_key *k)
 {
     return k->is_time ? lf_parser_emit_str : values_emit[k->type];
+}
+
+uint32_t lf_parser_emit_room(const struct lf_parser_key *k)
+{
+    switch (k->type) {
+    case LF_PT_INT_LIST:
+    case LF_PT_FLOAT_LIST:
+    case LF_PT_STR_LIST:
+        return lf_parser_key_nfields(k) + 1; /* values_list_arr() */
+    default:
+        return lf_parser_key_nfields(k);
+    }
 }
 
 int lf_parser_num_value(struct lfp_field *f, const char *s, size_t n)

@@ -23,8 +23,14 @@ typedef void (*lf_parser_emit_fn)(struct lf_parser_line *line,
 /* What to call with k's string values in place of lf_parser_emit_str():
  * the handler of k's type, or lf_parser_emit_str() itself for the time
  * key. The handler appends fields without checking for room: the caller
- * reserves lf_parser_key_nfields(k) fields in the record for each value
- * it hands over. k must outlive the calls. Thread: any. */
+ * reserves lf_parser_emit_room(k) fields in the record for each value it
+ * hands over. k must outlive the calls. Thread: any. */
 lf_parser_emit_fn lf_parser_emit_str_fn(const struct lf_parser_key *k);
+
+/* The fields a value of k may take from the room reserved for it:
+ * lf_parser_key_nfields(k), and one more for a list type, whose array of
+ * one attempt is taken from the end of that room (it lowers the record's
+ * fields_cap). Thread: any. */
+uint32_t lf_parser_emit_room(const struct lf_parser_key *k);
 
 #endif

@@ -1071,6 +1071,63 @@ static void test_list_of_one_attempt(void **state)
     fixture_close(&fx);
 }
 
+/* Each array of one attempt is the last field of the room reserved for
+ * its value: many list values in a line stay within the record's fields
+ * (regex reserves them, JSON grows them per value), and the arrays keep
+ * their element when fields added later move the record's fields. */
+static void test_lists_of_one_attempt_stay_in_their_room(void **state)
+{
+    char *types[] = {"a:int_list", "b:float_list", "c:str_list",
+                     "d:int_list", "e:float_list", "f:str_list"};
+    /* three names each: every value takes all the room it may */
+    char *renames[] = {"a:a/as/an", "b:b/bs/bn", "c:c/cs/cn",
+                       "d:d/ds/dn", "e:e/es/en", "f:f/fs/fn"};
+    struct lf_parser_conf json_conf = {
+        .name = "j",
+        .format = LF_PARSER_JSON,
+        .types = {.items = types, .n = 6},
+        .rename = {.items = renames, .n = 6},
+        .ecs = 1,
+    };
+    const char *const keys[] = {"as", "bs", "cs", "ds", "es", "fs"};
+    struct fixture fx;
+    struct lfp_record *rec;
+
+    (void)state;
+    for (int is_json = 0; is_json < 2; is_json++) {
+        if (is_json)
+            fixture_open(&fx, &json_conf);
+        else
+            open_fields(&fx,
+                        "^(?<a>\\S*) (?<b>\\S*) (?<c>\\S*) (?<d>\\S*) "
+                        "(?<e>\\S*) (?<f>\\S*)$",
+                        types, 6, renames, 6, 1);
+        for (int round = 0; round < 3; round++) {
+            const char *line =
+                is_json ? "{\"a\":\"-7\",\"b\":\"0.025\",\"c\":\"x:1\","
+                          "\"d\":\"9\",\"e\":\"-\",\"f\":\"y\"}"
+                        : "-7 0.025 x:1 9 - y";
+
+            assert_int_equal(parse(&fx, line, &rec), LFP_OK);
+            assert_true(rec->nfields <= rec->fields_cap);
+            for (int grow = 0; grow < 40 * round; grow++)
+                lf_field_set_int(lf_record_add(fx.chunk, rec), "g", grow);
+            assert_int_equal(array_field(rec, keys[0], 1)[0].v.i, -7);
+            assert_float_equal(array_field(rec, keys[1], 1)[0].v.d, 0.025, 0);
+            assert_int_equal(array_field(rec, keys[2], 1)[0].n, 3);
+            assert_memory_equal(array_field(rec, keys[2], 1)[0].v.s, "x:1", 3);
+            assert_int_equal(array_field(rec, keys[3], 1)[0].v.i, 9);
+            assert_type(rec, keys[4], LFP_T_NULL);
+            assert_int_equal(array_field(rec, keys[5], 1)[0].v.s[0], 'y');
+            assert_int_field(rec, "d", 9);
+            assert_int_field(rec, "dn", 1);
+            assert_type(rec, "e", LFP_T_NULL);
+            assert_int_field(rec, "en", 0);
+        }
+        fixture_close(&fx);
+    }
+}
+
 static void test_durations_and_seconds_take_their_unit(void **state)
 {
     char *types[] = {"s:duration_s", "m:duration_ms", "n:duration_ns",
@@ -1818,6 +1875,7 @@ int main(void)
         cmocka_unit_test(test_list_element_that_does_not_convert_stays_string),
         cmocka_unit_test(test_float_edge_shapes_match_strtod),
         cmocka_unit_test(test_list_of_one_attempt),
+        cmocka_unit_test(test_lists_of_one_attempt_stay_in_their_room),
         cmocka_unit_test(test_durations_and_seconds_take_their_unit),
         cmocka_unit_test(test_addr_gives_ip_only_for_ip_literals),
         cmocka_unit_test(test_addr_list_picks_first_public_address),
