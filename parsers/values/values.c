@@ -100,8 +100,8 @@ static int values_is_dash(const char *s, size_t n)
 }
 
 /* values_to_int() for more than 18 digits, which may overflow. */
-static int values_to_int_long(const char *p, const char *end, int is_neg,
-                              int64_t *v)
+static __attribute__((noinline)) int
+values_to_int_long(const char *p, const char *end, int is_neg, int64_t *v)
 {
     uint64_t u = 0;
     uint64_t limit = is_neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
@@ -116,9 +116,9 @@ static int values_to_int_long(const char *p, const char *end, int is_neg,
     return 0;
 }
 
-/* Decimal integer with an optional sign, the whole of s[0..n). Inline:
- * status codes and sizes, several a line. */
-static inline int values_to_int(const char *s, size_t n, int64_t *v)
+/* values_to_int() for at most 18 digits, which cannot overflow: -1 for
+ * more. Inline: status codes and sizes, several a line. */
+static inline int values_to_int_short(const char *s, size_t n, int64_t *v)
 {
     const char *p = s, *end = s + n;
     uint64_t u = 0;
@@ -128,18 +128,26 @@ static inline int values_to_int(const char *s, size_t n, int64_t *v)
         is_neg = s[0] == '-';
         p++;
     }
-    if (p == end)
+    if (p == end || end - p > 18)
         return -1;
-    if (end - p > 18) /* 18 digits cannot overflow: no check below */
-        return values_to_int_long(p, end, is_neg, v);
     for (; p < end; p++) {
-        unsigned digit = (unsigned char)*p - '0';
+        uint64_t digit = (uint64_t)(unsigned char)*p - '0';
         if (digit > 9)
             return -1;
         u = u * 10 + digit;
     }
     *v = is_neg ? (int64_t)(0 - u) : (int64_t)u;
     return 0;
+}
+
+/* Decimal integer with an optional sign, the whole of s[0..n). */
+static inline int values_to_int(const char *s, size_t n, int64_t *v)
+{
+    size_t sign = n && (s[0] == '-' || s[0] == '+');
+
+    if (n - sign > 18)
+        return values_to_int_long(s + sign, s + n, s[0] == '-', v);
+    return values_to_int_short(s, n, v);
 }
 
 /* Whether s[0..n) is a decimal number: [+-]digits[.digits][e[+-]digits],
@@ -180,9 +188,9 @@ static inline int values_fast_float(const char *s, size_t n, double *d)
     static const double pow10[17] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,
                                      1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
                                      1e12, 1e13, 1e14, 1e15, 1e16};
-    const char *p = s, *end = s + n, *point = NULL;
-    size_t digits, frac;
-    uint64_t m = 0;
+    const char *p = s, *end = s + n, *start;
+    size_t frac = 0, has_point = 0, digits;
+    uint64_t m = 0, c;
 
     /* A sign, 16 digits and a point at most; 18 digits cannot overflow m
      * before the count below rejects them. */
@@ -190,18 +198,20 @@ static inline int values_fast_float(const char *s, size_t n, double *d)
         return -1;
     if (*p == '-' || *p == '+')
         p++;
-    digits = (size_t)(end - p);
-    for (; p < end; p++) {
-        unsigned c = (unsigned char)*p - '0';
-        if (c <= 9)
+    start = p;
+    for (; p < end && (c = (uint64_t)(unsigned char)*p - '0') <= 9; p++)
+        m = m * 10 + c;
+    if (p < end) {
+        if (*p++ != '.')
+            return -1;
+        has_point = 1;
+        frac = (size_t)(end - p);
+        for (; p < end && (c = (uint64_t)(unsigned char)*p - '0') <= 9; p++)
             m = m * 10 + c;
-        else if (*p == '.' && !point)
-            point = p;
-        else
+        if (p < end)
             return -1;
     }
-    frac = point ? (size_t)(end - point) - 1 : 0;
-    digits -= point != NULL;
+    digits = (size_t)(end - start) - has_point;
     if (digits == 0 || digits > 16 || m > (UINT64_C(1) << 53))
         return -1;
     *d = (double)m / pow10[frac];
@@ -263,28 +273,36 @@ static int values_to_bool(const char *s, size_t n, int64_t *b)
 
 /* A decimal in 10^-unit seconds as int ns, exactly (digits past ns are
  * cut). Returns 0, 1 for a negative value (not a duration), -1 if s is
- * not [+-]digits[.digits]. */
-static int values_to_ns(const char *s, size_t n, int unit, int64_t *ns)
+ * not [+-]digits[.digits]. Inline, into the duration handler's fast
+ * path. */
+static inline __attribute__((always_inline)) int
+values_to_ns(const char *s, size_t n, int unit, int64_t *ns)
 {
     static const int64_t scale[10] = {1,         10,        100,     1000,
                                       10000,     100000,    1000000, 10000000,
                                       100000000, 1000000000};
-    size_t i = n && (s[0] == '-' || s[0] == '+');
+    int fdigits = 9 - unit;
+    /* the most the whole part may be before a further digit */
+    int64_t limit = (INT64_MAX / 10 - 9) / scale[fdigits];
+    size_t i = n && (s[0] == '-' || s[0] == '+'), start = i;
     int64_t whole = 0, frac = 0;
-    int nfrac = 0, digits = 0, fdigits = 9 - unit;
+    int nfrac = 0, has_point = 0;
+    unsigned c;
 
-    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++, digits++) {
-        if (whole > (INT64_MAX / 10 - 9) / scale[fdigits])
+    for (; i < n && (c = (unsigned char)s[i] - '0') <= 9; i++) {
+        if (whole > limit)
             return -1;
-        whole = whole * 10 + (s[i] - '0');
+        whole = whole * 10 + c;
     }
-    if (i < n && s[i] == '.')
-        for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++, digits++)
+    if (i < n && s[i] == '.') {
+        has_point = 1;
+        for (i++; i < n && (c = (unsigned char)s[i] - '0') <= 9; i++)
             if (nfrac < fdigits) {
-                frac = frac * 10 + (s[i] - '0');
+                frac = frac * 10 + c;
                 nfrac++;
             }
-    if (i != n || digits == 0)
+    }
+    if (i != n || i - start == (size_t)has_point) /* not all, or no digit */
         return -1;
     if (s[0] == '-')
         return 1;
@@ -306,7 +324,7 @@ static void values_set_str(struct lfp_field *f, const char *s, size_t n)
 
 /* The most room one value takes in the record's fields: its names
  * (LF_PARSER_NAMES), and for a list of one attempt the array's element,
- * taken from the end of the room (values_list_arr()). */
+ * taken from the end of the room (values_list_one()). */
 #define VALUES_ROOM (LF_PARSER_NAMES + 1)
 
 /* Makes room for the most fields one value takes (VALUES_ROOM), so the
@@ -449,17 +467,67 @@ static void values_scalar(struct lf_parser_line *line,
     values_scalar_as(line, k, k->type, s, n);
 }
 
+/* k's value, an int. Stored member by member through a restrict
+ * pointer: the field aliases nothing read here, and without saying so
+ * each byte store would have the compiler reload k and the record. */
+static inline __attribute__((always_inline)) void
+values_add_int(struct lf_parser_line *line, const struct lf_parser_key *k,
+               int64_t i)
+{
+    struct lfp_record *rec = line->rec;
+    struct lfp_field *restrict f = &rec->fields[rec->nfields++];
+
+    f->key = k->key;
+    f->key_len = k->key_len;
+    f->type = LFP_T_INT;
+    f->flags = k->key_flags;
+    f->n = 0;
+    f->v.i = i;
+}
+
+/* The handlers below have a fast path for the common value and leave the
+ * rest ("-", "", long numbers, what does not convert) to an _other
+ * function, called last and kept out of line: the fast path then calls
+ * nothing and saves no register. */
+
+static __attribute__((noinline)) void
+values_int_other(struct lf_parser_line *line, const struct lf_parser_key *k,
+                 const char *s, size_t n)
+{
+    values_scalar_as(line, k, LF_PT_INT, s, n);
+}
+
 static void values_int(struct lf_parser_line *line,
                        const struct lf_parser_key *k, const char *s, size_t n)
 {
-    values_scalar_as(line, k, LF_PT_INT, s, n);
+    int64_t i;
+
+    if (values_to_int_short(s, n, &i) != 0) {
+        values_int_other(line, k, s, n);
+        return;
+    }
+    values_add_int(line, k, i);
+}
+
+static __attribute__((noinline)) void
+values_duration_other(struct lf_parser_line *line,
+                      const struct lf_parser_key *k, const char *s, size_t n)
+{
+    values_scalar_as(line, k, LF_PT_DURATION, s, n);
 }
 
 static void values_duration(struct lf_parser_line *line,
                             const struct lf_parser_key *k, const char *s,
                             size_t n)
 {
-    values_scalar_as(line, k, LF_PT_DURATION, s, n);
+    int64_t ns;
+
+    if (values_is_dash(s, n) ||
+        values_to_ns(s, n, k->rule ? k->rule->unit : 0, &ns) != 0) {
+        values_duration_other(line, k, s, n);
+        return;
+    }
+    values_add_int(line, k, ns);
 }
 
 static void values_string(struct lf_parser_line *line,
@@ -538,20 +606,19 @@ static void values_list_elem(struct lf_parser_line *line, struct lfp_field *e,
     }
 }
 
-/* Adds k's fields for the attempts arr[0..m): the last one's value (k's
- * key flags and its own), the array and the count, the last two when the
- * rule names them. Stored member by member through a restrict pointer:
- * the fields alias nothing read here, and without saying so every byte
- * store would have the compiler reload k, its rule and the record, and
- * build each field on the stack to copy it. */
-static inline __attribute__((always_inline)) void
-values_list_add(struct lf_parser_line *line, const struct lf_parser_key *k,
+/* Stores k's fields for the attempts arr[0..m) at f: the last one's
+ * value (k's key flags and its own), the array and the count, the last
+ * two when the rule names them. Returns how many. Stored member by member
+ * through restrict pointers: the fields alias nothing read here, and
+ * without saying so each byte store would have the compiler reload k, its
+ * rule and the record, and a field built whole goes through the stack. */
+static inline __attribute__((always_inline)) uint32_t
+values_list_put(struct lfp_field *restrict f, const struct lf_parser_key *k,
                 const struct lfp_field *last, const struct lfp_field *arr,
                 uint32_t m)
 {
     const struct lf_parser_rule *r = k->rule;
-    struct lfp_record *rec = line->rec;
-    struct lfp_field *restrict f = rec->fields + rec->nfields;
+    uint32_t added = 1;
 
     f->key = k->key;
     f->key_len = k->key_len;
@@ -559,57 +626,48 @@ values_list_add(struct lf_parser_line *line, const struct lf_parser_key *k,
     f->flags = k->key_flags | last->flags;
     f->n = last->n;
     f->v = last->v;
-    f++;
     if (r && r->names[1]) {
-        f->key = r->names[1];
-        f->key_len = r->name_lens[1];
-        f->type = LFP_T_ARRAY;
-        f->flags = r->name_flags[1];
-        f->n = m;
-        f->v.arr = arr;
-        f++;
+        f[added].key = r->names[1];
+        f[added].key_len = r->name_lens[1];
+        f[added].type = LFP_T_ARRAY;
+        f[added].flags = r->name_flags[1];
+        f[added].n = m;
+        f[added].v.arr = arr;
+        added++;
     }
     if (r && r->names[2]) {
-        f->key = r->names[2];
-        f->key_len = r->name_lens[2];
-        f->type = LFP_T_INT;
-        f->flags = r->name_flags[2];
-        f->n = 0;
-        f->v.i = m;
-        f++;
+        f[added].key = r->names[2];
+        f[added].key_len = r->name_lens[2];
+        f[added].type = LFP_T_INT;
+        f[added].flags = r->name_flags[2];
+        f[added].n = 0;
+        f[added].v.i = m;
+        added++;
     }
-    rec->nfields = (uint32_t)(f - rec->fields);
+    return added;
 }
 
-/* The array for m attempts. One attempt, the common case, takes the last
- * field of the room made for the value (VALUES_ROOM) off the record's
- * capacity instead of calling the arena: those fields are in the chunk's
- * arena too, and stay there when the record's fields grow and move. */
-static inline __attribute__((always_inline)) struct lfp_field *
-values_list_arr(struct lf_parser_line *line, uint32_t m)
-{
-    struct lfp_record *rec = line->rec;
-
-    if (m == 1)
-        return &rec->fields[--rec->fields_cap];
-    return lf_chunk_alloc(line->chunk, m * sizeof(struct lfp_field));
-}
-
-/* A list of one attempt, e (no key). Copied member by member, as in
- * values_list_add(): a copy of the whole struct goes through the stack. */
+/* A list of one attempt, e (no key). Its array is the last field of the
+ * room made for the value (VALUES_ROOM), taken off the record's capacity
+ * instead of an arena call: those fields are in the chunk's arena too,
+ * and stay there when the record's fields grow and move. */
 static inline __attribute__((always_inline)) void
 values_list_one(struct lf_parser_line *line, const struct lf_parser_key *k,
                 const struct lfp_field *e)
 {
-    struct lfp_field *restrict arr = values_list_arr(line, 1);
+    struct lfp_record *rec = line->rec;
+    uint32_t nfields = rec->nfields, cap = rec->fields_cap - 1;
+    struct lfp_field *restrict arr = rec->fields + cap;
 
+    rec->fields_cap = cap;
     arr->key = NULL;
     arr->key_len = 0;
     arr->type = e->type;
     arr->flags = e->flags;
     arr->n = e->n;
     arr->v = e->v;
-    values_list_add(line, k, e, arr, 1);
+    rec->nfields =
+        nfields + values_list_put(rec->fields + nfields, k, e, arr, 1);
 }
 
 /* A whole "-" or "": no attempt at all. */
@@ -622,13 +680,17 @@ static void values_list_none(struct lf_parser_line *line,
 }
 
 /* Splits s[0..n) at the separators into the array of attempts, each
- * converted per type. */
+ * converted per type. One attempt (a value that does not convert) takes
+ * its array as values_list_one() does. */
 static void values_list_split(struct lf_parser_line *line,
                               const struct lf_parser_key *k, const char *s,
                               size_t n)
 {
+    struct lfp_record *rec = line->rec;
     uint32_t m = 0, nelem = values_list_count(s, n);
-    struct lfp_field *arr = values_list_arr(line, nelem);
+    struct lfp_field *arr =
+        nelem == 1 ? &rec->fields[--rec->fields_cap]
+                   : lf_chunk_alloc(line->chunk, nelem * sizeof(*arr));
     size_t start = 0;
 
     if (nelem == 1) {
@@ -643,7 +705,8 @@ static void values_list_split(struct lf_parser_line *line,
             i += sep - 1;
         }
     }
-    values_list_add(line, k, &arr[m - 1], arr, m);
+    rec->nfields +=
+        values_list_put(rec->fields + rec->nfields, k, &arr[m - 1], arr, m);
 }
 
 /* The list types, each with a path for one attempt, the common case:
@@ -651,9 +714,9 @@ static void values_list_split(struct lf_parser_line *line,
  * separators do, so for int_list and float_list converting the value is
  * the test; what does not convert is split (and counted there if an
  * attempt does not convert). */
-static void values_int_list(struct lf_parser_line *line,
-                            const struct lf_parser_key *k, const char *s,
-                            size_t n)
+static __attribute__((noinline)) void
+values_int_list_other(struct lf_parser_line *line,
+                      const struct lf_parser_key *k, const char *s, size_t n)
 {
     int64_t i;
 
@@ -666,9 +729,22 @@ static void values_int_list(struct lf_parser_line *line,
         values_list_split(line, k, s, n);
 }
 
-static void values_float_list(struct lf_parser_line *line,
-                              const struct lf_parser_key *k, const char *s,
-                              size_t n)
+static void values_int_list(struct lf_parser_line *line,
+                            const struct lf_parser_key *k, const char *s,
+                            size_t n)
+{
+    int64_t i;
+
+    if (values_to_int_short(s, n, &i) != 0) {
+        values_int_list_other(line, k, s, n);
+        return;
+    }
+    values_list_one(line, k, &(struct lfp_field){.type = LFP_T_INT, .v.i = i});
+}
+
+static __attribute__((noinline)) void
+values_float_list_other(struct lf_parser_line *line,
+                        const struct lf_parser_key *k, const char *s, size_t n)
 {
     double d;
 
@@ -679,6 +755,20 @@ static void values_float_list(struct lf_parser_line *line,
                         &(struct lfp_field){.type = LFP_T_FLOAT, .v.d = d});
     else
         values_list_split(line, k, s, n);
+}
+
+static void values_float_list(struct lf_parser_line *line,
+                              const struct lf_parser_key *k, const char *s,
+                              size_t n)
+{
+    double d;
+
+    if (values_fast_float(s, n, &d) != 0) {
+        values_float_list_other(line, k, s, n);
+        return;
+    }
+    values_list_one(line, k,
+                    &(struct lfp_field){.type = LFP_T_FLOAT, .v.d = d});
 }
 
 static void values_str_list(struct lf_parser_line *line,
@@ -1078,9 +1168,18 @@ void lf_parser_emit_str(struct lf_parser_line *line,
         values_emit[k->type](line, k, s, n);
 }
 
+/* lf_parser_emit_str() for the time key when its room is reserved. */
+static void values_time(struct lf_parser_line *line,
+                        const struct lf_parser_key *k, const char *s, size_t n)
+{
+    if (lf_parser_take_time(line, s, n))
+        return;
+    values_emit[k->type](line, k, s, n);
+}
+
 lf_parser_emit_fn lf_parser_emit_str_fn(const struct lf_parser_key *k)
 {
-    return k->is_time ? lf_parser_emit_str : values_emit[k->type];
+    return k->is_time ? values_time : values_emit[k->type];
 }
 
 uint32_t lf_parser_emit_room(const struct lf_parser_key *k)
@@ -1089,7 +1188,7 @@ uint32_t lf_parser_emit_room(const struct lf_parser_key *k)
     case LF_PT_INT_LIST:
     case LF_PT_FLOAT_LIST:
     case LF_PT_STR_LIST:
-        return lf_parser_key_nfields(k) + 1; /* values_list_arr() */
+        return lf_parser_key_nfields(k) + 1; /* values_list_one() */
     default:
         return lf_parser_key_nfields(k);
     }

@@ -21,8 +21,8 @@ typedef void (*lf_parser_emit_fn)(struct lf_parser_line *line,
                                   size_t n);
 
 /* What to call with k's string values in place of lf_parser_emit_str():
- * the handler of k's type, or lf_parser_emit_str() itself for the time
- * key. The handler appends fields without checking for room: the caller
+ * the handler of k's type, or for the time key one that takes the time
+ * first. The handler appends fields without checking for room: the caller
  * reserves lf_parser_emit_room(k) fields in the record for each value it
  * hands over. k must outlive the calls. Thread: any. */
 lf_parser_emit_fn lf_parser_emit_str_fn(const struct lf_parser_key *k);

@@ -4,6 +4,7 @@
  * (parsers/regex, parsers/json): fields, types, time, parse errors and
  * malformed input.
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1071,6 +1072,244 @@ static void test_list_of_one_attempt(void **state)
     fixture_close(&fx);
 }
 
+/* ---- numbers against a reference ---------------------------------------- */
+
+/* What a number value must become, written the plain way: an int for
+ * [+-]digits within int64, a float for what values_is_decimal() takes and
+ * strtod reads as finite, ns for [+-]digits[.digits] (cut past ns) within
+ * the bound the duration check has always used. */
+static int ref_int(const char *s, size_t n, int64_t *v)
+{
+    size_t i = n && (s[0] == '-' || s[0] == '+');
+    uint64_t u = 0, limit = (n && s[0] == '-') ? (uint64_t)INT64_MAX + 1
+                                               : (uint64_t)INT64_MAX;
+
+    if (i == n)
+        return -1;
+    for (; i < n; i++) {
+        unsigned d = (unsigned char)s[i] - '0';
+        if (d > 9 || u > (limit - d) / 10)
+            return -1;
+        u = u * 10 + d;
+    }
+    *v = (n && s[0] == '-') ? (int64_t)(0 - u) : (int64_t)u;
+    return 0;
+}
+
+static int ref_float(const char *s, size_t n, double *d)
+{
+    char buf[64];
+    size_t i = 0, digits = 0;
+    char *end;
+
+    if (i < n && (s[i] == '-' || s[i] == '+'))
+        i++;
+    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+        digits++;
+    if (i < n && s[i] == '.')
+        for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+            digits++;
+    if (!digits)
+        return -1;
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        size_t exp_start;
+        i++;
+        if (i < n && (s[i] == '-' || s[i] == '+'))
+            i++;
+        exp_start = i;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == exp_start)
+            return -1;
+    }
+    if (i != n || n >= sizeof(buf))
+        return -1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    *d = strtod(buf, &end);
+    return isfinite(*d) ? 0 : -1;
+}
+
+/* 0 and ns, 1 for a negative duration, -1 for none. */
+static int ref_ns(const char *s, size_t n, int unit, int64_t *ns)
+{
+    static const int64_t scale[10] = {1,         10,        100,     1000,
+                                      10000,     100000,    1000000, 10000000,
+                                      100000000, 1000000000};
+    size_t i = n && (s[0] == '-' || s[0] == '+');
+    int64_t whole = 0, frac = 0;
+    int nfrac = 0, digits = 0, fdigits = 9 - unit;
+
+    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++, digits++) {
+        if (whole > (INT64_MAX / 10 - 9) / scale[fdigits])
+            return -1;
+        whole = whole * 10 + (s[i] - '0');
+    }
+    if (i < n && s[i] == '.')
+        for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++, digits++)
+            if (nfrac < fdigits) {
+                frac = frac * 10 + (s[i] - '0');
+                nfrac++;
+            }
+    if (i != n || digits == 0)
+        return -1;
+    if (s[0] == '-')
+        return 1;
+    *ns = whole * scale[fdigits] + frac * scale[fdigits - nfrac];
+    return 0;
+}
+
+/* f holds s[0..n) as the string it stays when it does not convert. */
+static void assert_kept_str(const struct lfp_field *f, const char *s, size_t n)
+{
+    assert_int_equal(f->type, LFP_T_STR);
+    assert_int_equal(f->n, n);
+    assert_memory_equal(f->v.s, s, n);
+}
+
+/* One value v of ints, int lists, float lists, floats and durations in
+ * each unit, against the reference. Returns the conversion errors it
+ * must count. */
+static uint64_t check_number_value(const struct lfp_record *rec, const char *v)
+{
+    static const char *const dur[] = {"ds", "dm", "du", "dn"};
+    static const int units[] = {0, 3, 6, 9};
+    size_t n = strlen(v);
+    int is_dash = n == 0 || (n == 1 && v[0] == '-');
+    uint64_t errors = 0;
+    int64_t i;
+    double d;
+
+    if (is_dash) {
+        assert_type(rec, "i", LFP_T_NULL);
+        assert_type(rec, "il", LFP_T_NULL);
+        assert_type(rec, "fl", LFP_T_NULL);
+        assert_type(rec, "f", LFP_T_NULL);
+        for (int u = 0; u < 4; u++)
+            assert_type(rec, dur[u], LFP_T_NULL);
+        return 0;
+    }
+    if (ref_int(v, n, &i) == 0) {
+        assert_int_field(rec, "i", i);
+        assert_int_field(rec, "il", i);
+        assert_int_equal(array_field(rec, "il_list", 1)[0].v.i, i);
+    } else {
+        assert_kept_str(field(rec, "i"), v, n);
+        assert_kept_str(field(rec, "il"), v, n);
+        errors += 2;
+    }
+    if (ref_float(v, n, &d) == 0) {
+        assert_int_equal(field(rec, "f")->type, LFP_T_FLOAT);
+        assert_memory_equal(&field(rec, "f")->v.d, &d, sizeof(d));
+        assert_int_equal(field(rec, "fl")->type, LFP_T_FLOAT);
+        assert_memory_equal(&field(rec, "fl")->v.d, &d, sizeof(d));
+        assert_memory_equal(&array_field(rec, "fl_list", 1)[0].v.d, &d,
+                            sizeof(d));
+    } else {
+        assert_kept_str(field(rec, "f"), v, n);
+        assert_kept_str(field(rec, "fl"), v, n);
+        errors += 2;
+    }
+    for (int u = 0; u < 4; u++) {
+        int rc = ref_ns(v, n, units[u], &i);
+        if (rc == 0) {
+            assert_int_field(rec, dur[u], i);
+        } else if (rc == 1) {
+            assert_type(rec, dur[u], LFP_T_NULL);
+        } else {
+            assert_kept_str(field(rec, dur[u]), v, n);
+            errors++;
+        }
+    }
+    return errors;
+}
+
+/* Ints, floats, one-attempt lists and durations of every shape near the
+ * fast paths (signs, points, lengths around 9, 16, 18 and 19 digits,
+ * stray bytes) convert as the plain reference says, and count the same
+ * errors. */
+static void test_number_shapes_convert_as_the_reference(void **state)
+{
+    static const char *const edges[] = {
+        "",
+        "-",
+        "+",
+        ".",
+        "-.",
+        "+.",
+        "5.",
+        ".5",
+        "-.5",
+        "0",
+        "-0",
+        "0.000",
+        "0.025",
+        "60.002",
+        "1.2.3",
+        "1..2",
+        " 1",
+        "1 ",
+        "1e3",
+        "1E-2",
+        "0x10",
+        "123456789",
+        "1234567890",
+        "922337203",
+        "922337204",
+        "9223372036",
+        "9223372036.854775807",
+        "9223372036854775807",
+        "9223372036854775808",
+        "-9223372036854775808",
+        "-9223372036854775809",
+        "999999999999999999",
+        "9999999999999999999",
+        "000000000000000000000000001",
+        "9007199254740993",
+        "90071992547409.93",
+        "1234567890123456.7",
+        "0.0000000019",
+        "1.0000000001",
+        "+0000000000.5",
+        "-922337203.6",
+    };
+    static const char alphabet[] = "0123456789000111999..-+e x";
+    char *types[] = {"i:int",          "il:int_list",   "fl:float_list",
+                     "f:float",        "ds:duration_s", "dm:duration_ms",
+                     "du:duration_us", "dn:duration_ns"};
+    struct fixture fx;
+    struct lfp_record *rec;
+    uint64_t errors = 0, seed = 42;
+    char v[32], line[8 * 32 + 16];
+
+    (void)state;
+    open_fields(&fx,
+                "^(?<i>[^|]*)\\|(?<il>[^|]*)\\|(?<fl>[^|]*)\\|(?<f>[^|]*)\\|"
+                "(?<ds>[^|]*)\\|(?<dm>[^|]*)\\|(?<du>[^|]*)\\|(?<dn>[^|]*)$",
+                types, 8, NULL, 0, 1);
+    for (size_t k = 0; k < 20000 + sizeof(edges) / sizeof(edges[0]); k++) {
+        if (k < sizeof(edges) / sizeof(edges[0])) {
+            (void)snprintf(v, sizeof(v), "%s", edges[k]);
+        } else {
+            size_t len;
+            seed = seed * 6364136223846793005u + 1442695040888963407u;
+            len = (size_t)(seed >> 59) % 23;
+            for (size_t j = 0; j < len; j++) {
+                seed = seed * 6364136223846793005u + 1442695040888963407u;
+                v[j] = alphabet[(seed >> 33) % (sizeof(alphabet) - 1)];
+            }
+            v[len] = '\0';
+        }
+        (void)snprintf(line, sizeof(line), "%s|%s|%s|%s|%s|%s|%s|%s", v, v, v,
+                       v, v, v, v, v);
+        assert_int_equal(parse(&fx, line, &rec), LFP_OK);
+        assert_true(rec->nfields <= rec->fields_cap);
+        errors += check_number_value(rec, v);
+        assert_int_equal(lf_parser_conv_errors(fx.p), errors);
+    }
+    fixture_close(&fx);
+}
+
 /* Each array of one attempt is the last field of the room reserved for
  * its value: many list values in a line stay within the record's fields
  * (regex reserves them, JSON grows them per value), and the arrays keep
@@ -1876,6 +2115,7 @@ int main(void)
         cmocka_unit_test(test_float_edge_shapes_match_strtod),
         cmocka_unit_test(test_list_of_one_attempt),
         cmocka_unit_test(test_lists_of_one_attempt_stay_in_their_room),
+        cmocka_unit_test(test_number_shapes_convert_as_the_reference),
         cmocka_unit_test(test_durations_and_seconds_take_their_unit),
         cmocka_unit_test(test_addr_gives_ip_only_for_ip_literals),
         cmocka_unit_test(test_addr_list_picks_first_public_address),
