@@ -907,8 +907,9 @@ static int values_ip_is_private(const unsigned char *b, int family)
     return (b[0] & 0xfe) == 0xfc || (b[0] == 0xfe && (b[1] & 0xc0) == 0x80);
 }
 
-static void values_addr(struct lf_parser_line *line,
-                        const struct lf_parser_key *k, const char *s, size_t n)
+static __attribute__((noinline)) void
+values_addr_other(struct lf_parser_line *line, const struct lf_parser_key *k,
+                  const char *s, size_t n)
 {
     struct lfp_field *f;
     unsigned char bin[16];
@@ -927,6 +928,39 @@ static void values_addr(struct lf_parser_line *line,
     if ((f = values_add_extra(line, k, 1, LFP_T_NULL)) != NULL) {
         values_set_str(f, ip, ip_n);
         f->flags &= (uint8_t)~LFP_FIELD_ESCAPE;
+    }
+}
+
+/* An address; the fast path is a dotted quad alone, the common client
+ * address: what values_addr_other() adds for it, without values_ip()'s
+ * frame and its search for a port. */
+static void values_addr(struct lf_parser_line *line,
+                        const struct lf_parser_key *k, const char *s, size_t n)
+{
+    const struct lf_parser_rule *r = k->rule;
+    struct lfp_record *rec = line->rec;
+    struct lfp_field *restrict f;
+    unsigned char bin[4];
+
+    if (values_ipv4_prefix(s, n, bin) != n || n == 0) {
+        values_addr_other(line, k, s, n);
+        return;
+    }
+    f = &rec->fields[rec->nfields++];
+    f->key = k->key;
+    f->key_len = k->key_len;
+    f->type = LFP_T_STR;
+    f->flags = k->key_flags & (uint8_t)~LFP_FIELD_ESCAPE; /* digits, dots */
+    f->n = (uint32_t)n;
+    f->v.s = s;
+    if (r && r->names[1]) {
+        f = &rec->fields[rec->nfields++];
+        f->key = r->names[1];
+        f->key_len = r->name_lens[1];
+        f->type = LFP_T_STR;
+        f->flags = r->name_flags[1] & (uint8_t)~LFP_FIELD_ESCAPE;
+        f->n = (uint32_t)n;
+        f->v.s = s;
     }
 }
 

@@ -1452,13 +1452,31 @@ static void test_addr_gives_ip_only_for_ip_literals(void **state)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         assert_int_equal(parse(&fx, cases[i].in, &rec), LFP_OK);
         assert_str(rec, "source.address", cases[i].in);
-        if (cases[i].ip)
+        /* escaping is skipped only for an address that is its IP */
+        assert_int_equal(field(rec, "source.address")->flags & LFP_FIELD_ESCAPE,
+                         cases[i].ip && strcmp(cases[i].ip, cases[i].in) == 0
+                             ? 0
+                             : LFP_FIELD_ESCAPE);
+        if (cases[i].ip) {
             assert_str(rec, "source.ip", cases[i].ip);
-        else if (has_field(rec, "source.ip"))
+            assert_false(field(rec, "source.ip")->flags & LFP_FIELD_ESCAPE);
+        } else if (has_field(rec, "source.ip")) {
             fail_msg("%s: source.ip should be absent", cases[i].in);
+        }
     }
     assert_int_equal(parse(&fx, "-", &rec), LFP_OK);
     assert_int_equal(rec->nfields, 0);
+    assert_int_equal(parse(&fx, "", &rec), LFP_OK);
+    assert_int_equal(rec->nfields, 0);
+    fixture_close(&fx);
+    /* without a second name, the address alone */
+    open_fields(&fx, "^(?<a>.*)$", types, 1, NULL, 0, 1);
+    assert_int_equal(parse(&fx, "192.0.2.1", &rec), LFP_OK);
+    assert_int_equal(rec->nfields, 1);
+    assert_str(rec, "a", "192.0.2.1");
+    assert_int_equal(parse(&fx, "192.0.2.1:80", &rec), LFP_OK);
+    assert_int_equal(rec->nfields, 1);
+    assert_str(rec, "a", "192.0.2.1:80");
     fixture_close(&fx);
 }
 
