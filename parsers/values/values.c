@@ -273,8 +273,8 @@ static int values_to_bool(const char *s, size_t n, int64_t *b)
 
 /* A decimal in 10^-unit seconds as int ns, exactly (digits past ns are
  * cut). Returns 0, 1 for a negative value (not a duration), -1 if s is
- * not [+-]digits[.digits]. Inline, into the duration handler's fast
- * path. */
+ * not [+-]digits[.digits] or does not fit in int64 ns. Inline, into the
+ * duration handler's fast path. */
 static inline __attribute__((always_inline)) int
 values_to_ns(const char *s, size_t n, int unit, int64_t *ns)
 {
@@ -306,7 +306,10 @@ values_to_ns(const char *s, size_t n, int unit, int64_t *ns)
         return -1;
     if (s[0] == '-')
         return 1;
-    *ns = whole * scale[fdigits] + frac * scale[fdigits - nfrac];
+    /* The whole part may still be too large for int64 ns. */
+    if (__builtin_mul_overflow(whole, scale[fdigits], &whole) ||
+        __builtin_add_overflow(whole, frac * scale[fdigits - nfrac], ns))
+        return -1;
     return 0;
 }
 

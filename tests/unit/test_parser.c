@@ -1155,6 +1155,8 @@ static int ref_ns(const char *s, size_t n, int unit, int64_t *ns)
         return -1;
     if (s[0] == '-')
         return 1;
+    if (whole > (INT64_MAX - frac * scale[fdigits - nfrac]) / scale[fdigits])
+        return -1; /* past int64 ns */
     *ns = whole * scale[fdigits] + frac * scale[fdigits - nfrac];
     return 0;
 }
@@ -1258,6 +1260,11 @@ static void test_number_shapes_convert_as_the_reference(void **state)
         "922337204",
         "9223372036",
         "9223372036.854775807",
+        "9223372036.854775808",
+        "9223372036.9",
+        "9223372037",
+        "9223372036855",
+        "9223372036854776",
         "9223372036854775807",
         "9223372036854775808",
         "-9223372036854775808",
@@ -1402,6 +1409,19 @@ static void test_durations_and_seconds_take_their_unit(void **state)
     assert_int_equal(parse(&fx, "99999999999 1 1 1 1", &rec), LFP_OK);
     assert_str(rec, "s", "99999999999");
     assert_int_equal(lf_parser_conv_errors(fx.p), 6);
+    /* The largest that fits, and just past it in the whole part and in
+     * the fraction. */
+    assert_int_equal(
+        parse(&fx, "9223372036.854775807 9223372036854 1 1 1", &rec), LFP_OK);
+    assert_int_field(rec, "s", INT64_MAX);
+    assert_int_field(rec, "m", INT64_C(9223372036854000000));
+    assert_int_equal(parse(&fx, "9223372037 9223372036855 1 1 1", &rec),
+                     LFP_OK);
+    assert_str(rec, "s", "9223372037");
+    assert_str(rec, "m", "9223372036855");
+    assert_int_equal(parse(&fx, "9223372036.854775808 1 1 1 1", &rec), LFP_OK);
+    assert_str(rec, "s", "9223372036.854775808");
+    assert_int_equal(lf_parser_conv_errors(fx.p), 9);
     fixture_close(&fx);
 }
 
