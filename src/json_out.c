@@ -602,6 +602,19 @@ json_key(char *o, const struct lfp_field *f)
     return JSON_LIT(o, "\":");
 }
 
+/* Whether b's text is a's: same type, size, escaping and bits (a string
+ * at the same address, the same number). */
+static inline int json_same_value(const struct lfp_field *a,
+                                  const struct lfp_field *b)
+{
+    uint64_t va, vb;
+
+    memcpy(&va, &a->v, sizeof(va));
+    memcpy(&vb, &b->v, sizeof(vb));
+    return va == vb && a->type == b->type && a->n == b->n &&
+           ((a->flags ^ b->flags) & LFP_FIELD_ESCAPE) == 0;
+}
+
 /* One pass: each field's room is checked just before it is written, by
  * the quick bound while there is plenty and by the exact one near the
  * end of buf. Arrays of one value (the usual upstream attempt lists) are
@@ -609,6 +622,12 @@ json_key(char *o, const struct lfp_field *f)
 size_t lf_json_record_cap(const struct lfp_record *rec, char *buf, size_t cap)
 {
     char *o = buf, *end;
+    /* The last value written, unless an array: its text serves again for
+     * an array of one equal value (a list's last attempt is written as a
+     * scalar and then as the array, "upstream.response_time":0.025 then
+     * "upstream.response_times":[0.025]). */
+    const struct lfp_field *prev = NULL;
+    const char *prev_text = NULL, *prev_end = NULL;
 
     if (cap < JSON_HEAD + JSON_TAIL)
         return 0;
@@ -624,11 +643,19 @@ size_t lf_json_record_cap(const struct lfp_record *rec, char *buf, size_t cap)
             return 0;
         o = json_key(o, f);
         if (f->type == LFP_T_ARRAY && quick) {
+            const struct lfp_field *v = &f->v.arr[0];
             *o++ = '[';
-            o = json_scalar(o, &f->v.arr[0]);
+            if (prev && json_same_value(prev, v))
+                o = json_put(o, prev_text, (size_t)(prev_end - prev_text));
+            else
+                o = json_scalar(o, v);
             *o++ = ']';
+            prev = NULL;
         } else {
+            prev_text = o;
             o = json_scalar(o, f);
+            prev_end = o;
+            prev = f;
         }
     }
     if (rec->nfields == 0) {
