@@ -225,6 +225,51 @@ static void test_numbers_bools_nulls_arrays(void **state)
     lf_free(text);
 }
 
+/* An array of one value equal to the field before it reuses that text;
+ * any difference (bits, type, size, escaping) writes it anew. */
+static void test_one_value_arrays_after_their_scalar(void **state)
+{
+    static const char url[] = "/a\"b";
+    struct lfp_field arr[6];
+    struct lfp_field f[12];
+    struct lfp_record rec = {.fields = f, .nfields = 12};
+    char *text;
+    yajl_val v;
+
+    (void)state;
+    memset(f, 0, sizeof(f));
+    memset(arr, 0, sizeof(arr));
+    lf_field_set_float(&f[0], "t", 0.025);
+    lf_field_set_float(&arr[0], "", 0.025); /* same bits */
+    lf_field_set_float(&f[2], "u", 0.5);
+    lf_field_set_float(&arr[1], "", 0.25); /* other bits */
+    lf_field_set_str(&f[4], "s", url, 4);
+    lf_field_set_str(&arr[2], "", url, 4); /* same string */
+    lf_field_set_str(&f[6], "p", url, 3);
+    lf_field_set_str(&arr[3], "", url, 4); /* longer */
+    lf_field_set_int(&f[8], "i", 502);
+    lf_field_set_float(&arr[4], "", 502.0); /* other type */
+    lf_field_set_str(&f[10], "q", "10.0.0.1", 8);
+    f[10].flags &= (uint8_t)~LFP_FIELD_ESCAPE;
+    lf_field_set_str(&arr[5], "", "10.0.0.1", 8);
+    for (int i = 0; i < 6; i++) {
+        f[2 * i + 1].key = "a";
+        f[2 * i + 1].key_len = 1;
+        f[2 * i + 1].type = LFP_T_ARRAY;
+        f[2 * i + 1].n = 1;
+        f[2 * i + 1].v.arr = &arr[i];
+    }
+    v = roundtrip(&rec, &text);
+    assert_non_null(strstr(text, "\"t\":0.025,\"a\":[0.025],"));
+    assert_non_null(strstr(text, "\"u\":0.5,\"a\":[0.25],"));
+    assert_non_null(strstr(text, "\"s\":\"/a\\\"b\",\"a\":[\"/a\\\"b\"],"));
+    assert_non_null(strstr(text, "\"p\":\"/a\\\"\",\"a\":[\"/a\\\"b\"],"));
+    assert_non_null(strstr(text, "\"i\":502,\"a\":[502],"));
+    assert_non_null(strstr(text, "\"q\":\"10.0.0.1\",\"a\":[\"10.0.0.1\"]}"));
+    yajl_tree_free(v);
+    lf_free(text);
+}
+
 /* Every double must read back exactly, fast path or not. */
 static void test_doubles_round_trip_exactly(void **state)
 {
@@ -310,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_a_special_byte_is_caught_at_every_offset),
         cmocka_unit_test(test_plain_flags_copy_and_others_escape),
         cmocka_unit_test(test_numbers_bools_nulls_arrays),
+        cmocka_unit_test(test_one_value_arrays_after_their_scalar),
         cmocka_unit_test(test_doubles_round_trip_exactly),
         cmocka_unit_test(test_unparsed_record_keeps_raw_line_and_marks),
         cmocka_unit_test(test_cap_below_bound_returns_zero),
