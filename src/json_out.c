@@ -560,20 +560,14 @@ static inline size_t json_field_bound(const struct lfp_field *f)
     return key + 4 + json_value_bound(f);
 }
 
-/* A quick bound on the room of a field that is not an array, or is an
- * array of one value that is not: every byte of the key and the string
- * escaped (6 each), or a number (40 at most), with the punctuation. It
- * never is below json_field_bound(); n of a number only makes it larger.
- * Returns 0 for other arrays, which take the exact walk. */
-static inline size_t json_field_quick_bound(const struct lfp_field *f)
+/* A quick bound on the room of field f whose value is v (f itself, or
+ * the one value of an array of one that is not an array): every byte of
+ * the key and the string escaped (6 each), or a number (40 at most),
+ * with the punctuation. It never is below json_field_bound(f); n of a
+ * number only makes it larger. */
+static inline size_t json_quick_bound(const struct lfp_field *f,
+                                      const struct lfp_field *v)
 {
-    const struct lfp_field *v = f;
-
-    if (f->type == LFP_T_ARRAY) {
-        if (f->n != 1 || f->v.arr[0].type == LFP_T_ARRAY)
-            return 0;
-        v = &f->v.arr[0];
-    }
     return ((size_t)f->key_len + v->n) * 6 + 48;
 }
 
@@ -638,25 +632,36 @@ size_t lf_json_record_cap(const struct lfp_record *rec, char *buf, size_t cap)
     *o++ = '"';
     for (uint32_t i = 0; i < rec->nfields; i++) {
         const struct lfp_field *f = &rec->fields[i];
-        size_t room = (size_t)(end - o), quick = json_field_quick_bound(f);
-        if ((quick == 0 || room < quick) && room < json_field_bound(f))
+        const struct lfp_field *v = f->v.arr;
+        size_t room = (size_t)(end - o);
+        int one;
+
+        if (f->type != LFP_T_ARRAY) {
+            if (room < json_quick_bound(f, f) && room < json_field_bound(f))
+                return 0;
+            o = json_key(o, f);
+            prev_text = o;
+            o = json_scalar(o, f);
+            prev_end = o;
+            prev = f;
+            continue;
+        }
+        one = f->n == 1 && v->type != LFP_T_ARRAY;
+        if ((!one || room < json_quick_bound(f, v)) &&
+            room < json_field_bound(f))
             return 0;
         o = json_key(o, f);
-        if (f->type == LFP_T_ARRAY && quick) {
-            const struct lfp_field *v = &f->v.arr[0];
+        if (!one) {
+            o = json_value(o, f);
+        } else {
             *o++ = '[';
             if (prev && json_same_value(prev, v))
                 o = json_put(o, prev_text, (size_t)(prev_end - prev_text));
             else
                 o = json_scalar(o, v);
             *o++ = ']';
-            prev = NULL;
-        } else {
-            prev_text = o;
-            o = json_scalar(o, f);
-            prev_end = o;
-            prev = f;
         }
+        prev = NULL;
     }
     if (rec->nfields == 0) {
         if ((size_t)(end - o) < (size_t)rec->raw_len * 6 + 16)
