@@ -167,8 +167,9 @@ static inline void lfp_find_clear(const struct lfp_field **got, int n)
         return;
     }
     for (k = 0; k + 4 < n; k += 4)
-        memset(&got[k], 0, 4 * sizeof(*got));
-    memset(&got[n - 4], 0, 4 * sizeof(*got));
+        got[k] = got[k + 1] = got[k + 2] = got[k + 3] = NULL;
+    k = n - 4;
+    got[k] = got[k + 1] = got[k + 2] = got[k + 3] = NULL;
 }
 
 /* Wanted key k of a record of layout l whose fields are at base. */
