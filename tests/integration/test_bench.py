@@ -70,6 +70,10 @@ def test_quick_bench_reports_every_figure(lf_bin, shared_dir, tmp_path):
     assert steady["lines_out"] == written
     assert "errors" not in steady, steady["errors"]
     assert steady["cpu_pct"] > 0
+    assert steady["user_s"] > 0 and steady["sys_s"] >= 0
+    assert abs(steady["user_s"] + steady["sys_s"] - steady["cpu_s"]) < 1e-9
+    assert abs(steady["user_pct"] + steady["sys_pct"]
+               - steady["cpu_pct"]) < 1e-6
     lat = steady["latency"]
     assert lat["missing"] == 0
     assert lat["samples"] >= 20, lat
