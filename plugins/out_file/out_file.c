@@ -8,6 +8,14 @@
  * error) is a retry: the chunk stays unacknowledged and nothing is lost.
  * A chunk that was partly written before a failure is written again whole
  * on retry: at-least-once, never a gap.
+ *
+ * Blocks are reserved ahead of the end of a regular file (`preallocate`,
+ * fallocate with FALLOC_FL_KEEP_SIZE, so the size only grows with what is
+ * written): ext4 then writes into allocated blocks and skips its delayed
+ * allocation bookkeeping per page, which took about a third of the kernel
+ * time of writing the output. The reservation is a hint: when it fails
+ * (disk full, a file system without fallocate) the writes go on as before
+ * and report their own errors.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +34,7 @@ struct file_conf {
     int format;
     int fsync;
     int mkdirs;
+    int64_t preallocate;
 };
 
 struct file_ctx {
@@ -35,6 +44,9 @@ struct file_ctx {
     int fd;
     dev_t dev;
     ino_t ino;
+    off_t size;     /* of the file: at open, then what we wrote */
+    off_t reserved; /* blocks are reserved up to here (preallocate) */
+    int can_reserve;
     struct file_buf buf;
 };
 
@@ -62,6 +74,16 @@ static const struct lfp_option file_options[] = {
      .def = "off",
      .offset = offsetof(struct file_conf, mkdirs),
      .desc = "Create the file's missing parent directories."},
+    {.name = "preallocate",
+     .type = LFP_OPT_SIZE,
+     .def = "8M",
+     .min = 0,
+     .max = INT64_C(1) << 30,
+     .offset = offsetof(struct file_conf, preallocate),
+     .desc = "Reserve disk blocks this far past the end of a regular file "
+             "(fallocate, keeping the size), so the kernel writes into "
+             "allocated blocks, which costs it less; up to this much stays "
+             "reserved past the end. 0 turns it off."},
     {0},
 };
 
@@ -121,7 +143,30 @@ static int file_open(struct file_ctx *ctx, struct lfp_err *err)
     }
     ctx->dev = st.st_dev;
     ctx->ino = st.st_ino;
+    ctx->size = st.st_size;
+    ctx->reserved = st.st_size;
+    ctx->can_reserve = S_ISREG(st.st_mode) && ctx->conf->preallocate > 0;
     return file_end_line(ctx, &st, err);
+}
+
+/* Keeps blocks reserved at least half a step past the end. A file system
+ * without fallocate turns it off; other failures (ENOSPC) skip it this
+ * time. */
+static void file_reserve(struct file_ctx *ctx)
+{
+    off_t step = (off_t)ctx->conf->preallocate;
+
+    if (!ctx->can_reserve || ctx->reserved - ctx->size >= step / 2)
+        return;
+    if (ctx->reserved < ctx->size)
+        ctx->reserved = ctx->size;
+    if (fallocate(ctx->fd, FALLOC_FL_KEEP_SIZE, ctx->reserved, step) == 0) {
+        ctx->reserved += step;
+        return;
+    }
+    if (errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL ||
+        errno == ENODEV || errno == ESPIPE)
+        ctx->can_reserve = 0;
 }
 
 static int file_init(struct lfp_instance *ins, const struct lfp_host *host,
@@ -168,8 +213,10 @@ static int file_flush(void *vctx, const struct lfp_chunk *chunk,
 
     if (file_check_rotated(ctx, err) != LFP_OK)
         return LFP_FLUSH_RETRY;
+    file_reserve(ctx);
     e = file_write_chunk(ctx->host, &ctx->buf, ctx->fd, chunk,
                          ctx->conf->format, &bytes);
+    ctx->size += (off_t)bytes;
     if (e == 0 && ctx->conf->fsync && fsync(ctx->fd) < 0)
         e = errno;
     if (e != 0) {

@@ -43,3 +43,37 @@ def test_unwritable_path_fails_start_with_reason(repo_root, workdir):
     assert res.rc == 2
     assert "missing-dir/o.jsonl" in res.stderr
     assert "No such file or directory" in res.stderr
+
+
+def allocated(path):
+    return path.stat().st_blocks * 512
+
+
+def test_preallocate_reserves_blocks_past_the_end(repo_root, workdir):
+    """The default reserves blocks ahead of the end without changing the
+    size or the content; preallocate 0 reserves nothing."""
+    outs = {}
+    for name, extra in (("on", ""), ("off", "    preallocate 0\n")):
+        out = workdir / ("out-%s.jsonl" % name)
+        conf = workdir / ("lf-%s.conf" % name)
+        write_config(conf, config(repo_root, out) + extra)
+        res = run_logferry(["-c", conf], timeout=60)
+        assert res.rc == 0, res.stderr
+        outs[name] = out
+    data = outs["on"].read_bytes()
+    assert data == outs["off"].read_bytes()
+    assert len(data.split(b"\n")) == 201
+    size = outs["on"].stat().st_size
+    assert size == len(data)
+    # 8 MiB by default: at least 4 MiB past the end (the file system may
+    # round), and no more than a block or so without it.
+    assert allocated(outs["on"]) >= size + (4 << 20)
+    assert allocated(outs["off"]) <= size + (64 << 10)
+
+
+def test_preallocate_is_not_tried_on_a_character_device(repo_root, workdir):
+    conf = workdir / "lf.conf"
+    write_config(conf, config(repo_root, "/dev/null"))
+    res = run_logferry(["-c", conf], timeout=60)
+    assert res.rc == 0, res.stderr
+    assert "records_out=200" in res.stderr
