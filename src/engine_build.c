@@ -61,7 +61,7 @@ static const struct lfp_option engine_service_options[] = {
              "half of it is truncated."},
     {.name = "max_chunks",
      .type = LFP_OPT_INT,
-     .def = "16",
+     .def = "12",
      .min = 2,
      .max = 65536,
      .offset = offsetof(struct engine_service, max_chunks),
