@@ -585,7 +585,7 @@ static void metrics_record(struct lf_metrics_shard *sh,
             continue;
         if (lf_metrics_kinds[k].is_ns)
             v /= 1e9;
-        lf_metrics_delta_value(d, k, v, metrics_place_of(sh, v));
+        lf_metrics_delta_value(st, d, k, v, metrics_place_of(sh, v));
     }
 }
 

@@ -282,6 +282,22 @@ static int conf_quantiles(struct metrics_settings *st, const struct lfp_list *l,
     return LFP_OK;
 }
 
+/* The sketch index of each bound, for the deltas that read histogram
+ * counts off their sketches (metrics_int.h). */
+static void conf_bound_index(struct metrics_settings *st)
+{
+    st->bound_index = lf_calloc((size_t)st->nbuckets, sizeof(int32_t));
+    st->is_hist_derived = 1;
+    for (int b = 0; b < st->nbuckets; b++) {
+        st->bound_index[b] = lf_sketch_index(&st->sketch, st->buckets[b]);
+        if (b > 0 && st->bound_index[b] < st->bound_index[b - 1])
+            st->is_hist_derived = 0; /* a log that is not monotonic */
+    }
+    /* A zero (at most min_value) is in bucket 0 when bound 0 is above. */
+    st->is_zero_derived =
+        st->is_hist_derived && st->buckets[0] >= st->sketch.min_value;
+}
+
 static int conf_settings(struct metrics_settings *st,
                          const struct metrics_conf *c, const char *where,
                          struct lfp_err *err)
@@ -301,6 +317,7 @@ static int conf_settings(struct metrics_settings *st,
         lf_err_prefix(err, "%s", where);
         return LFP_ERR_CONFIG;
     }
+    conf_bound_index(st);
     st->max_series = (uint32_t)c->max_series;
     st->ttl_ns = c->series_ttl_ms * 1000000;
     st->flush_ns = c->flush_interval_ms * 1000000;
@@ -353,6 +370,7 @@ void lf_metrics_settings_fini(struct metrics_settings *st)
     for (int i = 0; i < METRICS_MAX_QUANTILES; i++)
         lf_free(st->quantile_names[i]);
     lf_free(st->buckets);
+    lf_free(st->bound_index);
     lf_free(st->tag);
     lf_free(st->match);
     memset(st, 0, sizeof(*st));

@@ -70,6 +70,13 @@ struct metrics_settings {
     double *buckets;                        /* ascending upper bounds, owned */
     int nbuckets;
     struct lf_sketch_params sketch;
+    /* The sketch index of each bound, owned. A sketch bucket more than
+     * one index away from every bound holds values of one histogram
+     * bucket only, so per-epoch deltas read those counts off their
+     * sketches (see struct metrics_delta). */
+    int32_t *bound_index;
+    int is_hist_derived; /* bound_index ascending: the above holds */
+    int is_zero_derived; /* and the sketch's zero count is bucket 0's */
     int nwindows;
     int64_t window_ns[METRICS_MAX_WINDOWS];  /* ascending */
     char *window_names[METRICS_MAX_WINDOWS]; /* as typed: "1m", owned */
@@ -122,14 +129,23 @@ struct metrics_hist {
 
 /* What one shard added to one series since the last drain. A drain
  * empties it and keeps it, with its sketches' buckets, for the next
- * epoch: a series seen once is usually seen again. */
+ * epoch: a series seen once is usually seen again.
+ *
+ * The histogram of a kind is mostly read off its sketch at the drain:
+ * a value whose sketch bucket is far from every bound (and a zero when
+ * is_zero_derived) adds only to the sketch. The others, a few percent,
+ * are also counted in hist. So a latency stores to one counter, not
+ * two, and the histogram's rows stay out of the cache. */
 struct metrics_delta {
     struct metrics_counts c;
     int is_pending; /* on its epoch's dirty list */
-    /* Histogram bins, [nbuckets + 1][METRICS_NKINDS], owned; the sum and
-     * the count of a histogram are its sketch's. */
-    uint64_t *hist;
     struct lf_sketch sk[METRICS_NKINDS];
+    /* Buckets a sketch had when it was about to fold (max_buckets):
+     * counted in hist then, kept for the quantiles; NULL: none. */
+    struct lf_sketch *spill[METRICS_NKINDS];
+    /* [nbuckets + 1][METRICS_NKINDS]: what the sketches do not tell
+     * (the last bucket: above every bound). */
+    uint64_t hist[];
 };
 
 /* One slot of a series' window ring. */
@@ -176,22 +192,33 @@ void lf_metrics_delta_free(struct metrics_delta *d);
 /* Empties d, keeping its memory. */
 void lf_metrics_delta_reset(const struct metrics_settings *st,
                             struct metrics_delta *d);
-/* Where a value goes: its histogram bucket and its sketch index. Workers
- * keep the places of recent values (timings repeat), see metrics.c. */
+/* Where a value goes: its histogram bucket, or -1 when its sketch bucket
+ * tells it, and its sketch index. Workers keep the places of recent
+ * values (timings repeat), see metrics.c. */
 struct metrics_place {
     int32_t bucket;
     int32_t index;
 };
 void lf_metrics_place(const struct metrics_settings *st, double v,
                       struct metrics_place *at);
+/* The histogram bucket of values of sketch index i, or -1 when the
+ * bucket of i is too close to a bound to tell. */
+int lf_metrics_bucket_of_index(const struct metrics_settings *st, int32_t i);
+/* lf_metrics_delta_value's slow path: sketch k of d has no bucket
+ * `index` yet. */
+void lf_metrics_delta_grow(const struct metrics_settings *st,
+                           struct metrics_delta *d, int k, int32_t index);
 /* Adds value v (seconds, >= 0) of kind k to d; at is its place. Inline:
  * it runs for every latency of every record. */
-static inline void lf_metrics_delta_value(struct metrics_delta *d, int k,
+static inline void lf_metrics_delta_value(const struct metrics_settings *st,
+                                          struct metrics_delta *d, int k,
                                           double v,
                                           const struct metrics_place *at)
 {
-    d->hist[(size_t)at->bucket * METRICS_NKINDS + (size_t)k]++;
-    lf_sketch_add_at(&d->sk[k], v, at->index);
+    if (at->bucket >= 0)
+        d->hist[(size_t)at->bucket * METRICS_NKINDS + (size_t)k]++;
+    if (!lf_sketch_add_at_try(&d->sk[k], v, at->index, 1))
+        lf_metrics_delta_grow(st, d, k, at->index);
 }
 struct metrics_series *lf_metrics_series_new(const struct metrics_settings *st);
 void lf_metrics_series_free(const struct metrics_settings *st,

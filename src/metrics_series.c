@@ -110,12 +110,17 @@ static void series_counts_merge(struct metrics_counts *dst,
                                     src->classes[i].count);
 }
 
+/* Counters in a delta's hist. */
+static size_t series_delta_rows(const struct metrics_settings *st)
+{
+    return (size_t)METRICS_NKINDS * ((size_t)st->nbuckets + 1);
+}
+
 struct metrics_delta *lf_metrics_delta_new(const struct metrics_settings *st)
 {
-    struct metrics_delta *d = lf_calloc(1, sizeof(*d));
+    struct metrics_delta *d =
+        lf_calloc(1, sizeof(*d) + sizeof(uint64_t) * series_delta_rows(st));
 
-    d->hist = lf_calloc((size_t)METRICS_NKINDS * ((size_t)st->nbuckets + 1),
-                        sizeof(uint64_t));
     for (int k = 0; k < METRICS_NKINDS; k++)
         lf_sketch_init(&d->sk[k], &st->sketch);
     return d;
@@ -126,9 +131,10 @@ void lf_metrics_delta_free(struct metrics_delta *d)
     if (!d)
         return;
     lf_metrics_counts_fini(&d->c);
-    lf_free(d->hist);
-    for (int k = 0; k < METRICS_NKINDS; k++)
+    for (int k = 0; k < METRICS_NKINDS; k++) {
         lf_sketch_fini(&d->sk[k]);
+        lf_sketch_free(d->spill[k]);
+    }
     lf_free(d);
 }
 
@@ -143,10 +149,12 @@ void lf_metrics_delta_reset(const struct metrics_settings *st,
         lf_free(c->classes[i].name);
     c->nclasses = 0;
     d->is_pending = 0;
-    memset(d->hist, 0,
-           sizeof(uint64_t) * METRICS_NKINDS * ((size_t)st->nbuckets + 1));
-    for (int k = 0; k < METRICS_NKINDS; k++)
+    memset(d->hist, 0, sizeof(uint64_t) * series_delta_rows(st));
+    for (int k = 0; k < METRICS_NKINDS; k++) {
         lf_sketch_reset(&d->sk[k]);
+        if (d->spill[k])
+            lf_sketch_reset(d->spill[k]);
+    }
 }
 
 /* Index of the first bucket whose bound is >= v; nbuckets if none. */
@@ -164,11 +172,79 @@ static int series_bucket(const struct metrics_settings *st, double v)
     return lo;
 }
 
+/* A bound whose index is i - 1, i or i + 1 may split the values of
+ * index i: -1. Otherwise every value of index i is above the bounds
+ * below by a factor of gamma at least, and below the others, so no
+ * rounding in the index moves it across a bound. */
+int lf_metrics_bucket_of_index(const struct metrics_settings *st, int32_t i)
+{
+    int b = 0;
+
+    if (!st->is_hist_derived)
+        return -1;
+    while (b < st->nbuckets && st->bound_index[b] < i - 1)
+        b++;
+    if (b < st->nbuckets && st->bound_index[b] <= i + 1)
+        return -1;
+    return b;
+}
+
 void lf_metrics_place(const struct metrics_settings *st, double v,
                       struct metrics_place *at)
 {
-    at->bucket = series_bucket(st, v);
-    at->index = v > st->sketch.min_value ? lf_sketch_index(&st->sketch, v) : 0;
+    int bucket = series_bucket(st, v);
+
+    if (v > st->sketch.min_value) {
+        at->index = lf_sketch_index(&st->sketch, v);
+        at->bucket =
+            lf_metrics_bucket_of_index(st, at->index) >= 0 ? -1 : bucket;
+    } else {
+        at->index = 0;
+        at->bucket = st->is_zero_derived ? -1 : bucket;
+    }
+}
+
+/* Adds the counts of sk's buckets whose histogram bucket they tell to
+ * bins[b * stride] (lf_metrics_bucket_of_index): bucket b takes the indexes
+ * from two past bound b - 1 to two short of bound b, one run each. */
+static void series_hist_derive(const struct metrics_settings *st,
+                               const struct lf_sketch *sk, uint64_t *bins,
+                               size_t stride)
+{
+    int64_t first = sk->offset, last = (int64_t)sk->offset + sk->nbins - 1;
+
+    if (!st->is_hist_derived || sk->nbins == 0)
+        return;
+    for (int b = 0; b <= st->nbuckets; b++) {
+        int64_t lo = b > 0 ? (int64_t)st->bound_index[b - 1] + 2 : first;
+        int64_t hi = b < st->nbuckets ? (int64_t)st->bound_index[b] - 2 : last;
+        uint64_t n = 0;
+        if (lo < first)
+            lo = first;
+        if (hi > last)
+            hi = last;
+        for (int64_t i = lo; i <= hi; i++)
+            n += sk->bins[i - first];
+        bins[(size_t)b * stride] += n;
+    }
+}
+
+void lf_metrics_delta_grow(const struct metrics_settings *st,
+                           struct metrics_delta *d, int k, int32_t index)
+{
+    struct lf_sketch *s = &d->sk[k];
+
+    if (lf_sketch_would_fold(s, index)) {
+        /* A folded bucket mixes indexes, and the histogram could no
+         * longer be read off it: count the buckets in hist now, and move
+         * them to the spill sketch, which only the quantiles read. */
+        series_hist_derive(st, s, &d->hist[k], METRICS_NKINDS);
+        if (!d->spill[k])
+            d->spill[k] = lf_sketch_new(&st->sketch);
+        lf_sketch_merge_bins(d->spill[k], s);
+        lf_sketch_clear_bins(s);
+    }
+    lf_sketch_bucket_grow(s, index, 1);
 }
 
 struct metrics_series *lf_metrics_series_new(const struct metrics_settings *st)
@@ -232,15 +308,21 @@ static struct metrics_slot *series_slot(const struct metrics_settings *st,
     return sl;
 }
 
+/* Adds sketch k of d, its spilled buckets included, to *dst. Folding
+ * gives the same buckets whatever the order counts come in (each value
+ * ends in max(its index, the lowest kept)), so the spill changes no
+ * quantile. */
 static void series_sketch_merge(const struct metrics_settings *st,
                                 struct lf_sketch **dst,
-                                const struct lf_sketch *src)
+                                const struct metrics_delta *d, int k)
 {
-    if (src->count == 0)
+    if (d->sk[k].count == 0)
         return;
     if (!*dst)
         *dst = lf_sketch_new(&st->sketch);
-    lf_sketch_merge(*dst, src);
+    lf_sketch_merge(*dst, &d->sk[k]);
+    if (d->spill[k])
+        lf_sketch_merge_bins(*dst, d->spill[k]);
 }
 
 void lf_metrics_series_merge(const struct metrics_settings *st,
@@ -254,12 +336,16 @@ void lf_metrics_series_merge(const struct metrics_settings *st,
     sl->errors += d->c.errors;
     sl->n5xx += d->c.n5xx;
     for (int k = 0; k < METRICS_NKINDS; k++) {
+        uint64_t *bins = s->hist[k].bins;
         for (int b = 0; b <= st->nbuckets; b++)
-            s->hist[k].bins[b] += d->hist[(size_t)b * METRICS_NKINDS + k];
+            bins[b] += d->hist[(size_t)b * METRICS_NKINDS + k];
+        series_hist_derive(st, &d->sk[k], bins, 1);
+        if (st->is_zero_derived)
+            bins[0] += d->sk[k].zero;
         s->hist[k].sum += d->sk[k].sum;
         s->hist[k].count += d->sk[k].count;
-        series_sketch_merge(st, &s->life[k], &d->sk[k]);
-        series_sketch_merge(st, &sl->sk[k], &d->sk[k]);
+        series_sketch_merge(st, &s->life[k], d, k);
+        series_sketch_merge(st, &sl->sk[k], d, k);
     }
     s->last_ns = now_ns;
 }

@@ -64,11 +64,7 @@ void lf_sketch_free(struct lf_sketch *s)
 
 void lf_sketch_reset(struct lf_sketch *s)
 {
-    if (s->nbins)
-        memset(s->bins, 0, sizeof(*s->bins) * (size_t)s->nbins);
-    s->nbins = 0;
-    s->offset = 0;
-    s->collapsed = 0;
+    lf_sketch_clear_bins(s);
     s->zero = 0;
     s->count = 0;
     s->sum = 0;
@@ -204,8 +200,6 @@ void lf_sketch_add(struct lf_sketch *s, double v)
 
 void lf_sketch_merge(struct lf_sketch *dst, const struct lf_sketch *src)
 {
-    int32_t lo, hi;
-
     if (src->count == 0)
         return;
     dst->count += src->count;
@@ -216,6 +210,13 @@ void lf_sketch_merge(struct lf_sketch *dst, const struct lf_sketch *src)
         dst->min = src->min;
     if (src->max > dst->max)
         dst->max = src->max;
+    lf_sketch_merge_bins(dst, src);
+}
+
+void lf_sketch_merge_bins(struct lf_sketch *dst, const struct lf_sketch *src)
+{
+    int32_t lo, hi;
+
     if (src->nbins == 0)
         return;
     /* When the union of both spans fits, cover it once and add the
@@ -238,6 +239,15 @@ void lf_sketch_merge(struct lf_sketch *dst, const struct lf_sketch *src)
     for (int32_t j = 0; j < src->nbins; j++)
         if (src->bins[j])
             sketch_bucket_add(dst, src->offset + j, src->bins[j]);
+}
+
+void lf_sketch_clear_bins(struct lf_sketch *s)
+{
+    if (s->nbins)
+        memset(s->bins, 0, sizeof(*s->bins) * (size_t)s->nbins);
+    s->nbins = 0;
+    s->offset = 0;
+    s->collapsed = 0;
 }
 
 double lf_sketch_quantile(const struct lf_sketch *s, double q)

@@ -73,11 +73,12 @@ void lf_sketch_add_n(struct lf_sketch *s, double v, uint64_t n);
  * the lowest buckets past max_buckets. lf_sketch_add_at's slow path. */
 void lf_sketch_bucket_grow(struct lf_sketch *s, int32_t i, uint64_t n);
 
-/* Adds n values v (>= 0) whose bucket is index (ignored for the zero
- * bucket). Inline: it runs for every latency of every record, and a
- * bucket inside the span is the usual case. */
-static inline void lf_sketch_add_at_n(struct lf_sketch *s, double v,
-                                      int32_t index, uint64_t n)
+/* lf_sketch_add_at_n() but for a bucket outside the span: returns 0
+ * when bins must grow to take it (lf_sketch_bucket_grow(s, index, n)),
+ * everything else being done. Callers that must see a sketch before it
+ * folds (metrics.c's deltas) take the slow path themselves. */
+static inline int lf_sketch_add_at_try(struct lf_sketch *s, double v,
+                                       int32_t index, uint64_t n)
 {
     uint32_t j;
 
@@ -89,12 +90,22 @@ static inline void lf_sketch_add_at_n(struct lf_sketch *s, double v,
         s->max = v;
     if (v <= s->p->min_value) {
         s->zero += n;
-        return;
+        return 1;
     }
     j = (uint32_t)(index - s->offset);
-    if (j < (uint32_t)s->nbins)
-        s->bins[j] += n;
-    else
+    if (j >= (uint32_t)s->nbins)
+        return 0;
+    s->bins[j] += n;
+    return 1;
+}
+
+/* Adds n values v (>= 0) whose bucket is index (ignored for the zero
+ * bucket). Inline: it runs for every latency of every record, and a
+ * bucket inside the span is the usual case. */
+static inline void lf_sketch_add_at_n(struct lf_sketch *s, double v,
+                                      int32_t index, uint64_t n)
+{
+    if (!lf_sketch_add_at_try(s, v, index, n))
         lf_sketch_bucket_grow(s, index, n);
 }
 
@@ -108,6 +119,20 @@ static inline void lf_sketch_add_at(struct lf_sketch *s, double v,
 /* Adds every value of src to dst (same params). Exact unless dst must
  * fold buckets to stay within max_buckets. */
 void lf_sketch_merge(struct lf_sketch *dst, const struct lf_sketch *src);
+/* Adds the bucket counts of src to dst, and nothing else: no count, sum,
+ * zero, min or max (lf_sketch_merge() is this plus those). */
+void lf_sketch_merge_bins(struct lf_sketch *dst, const struct lf_sketch *src);
+/* Empties the buckets of s, keeping its count, sum, zero, min and max,
+ * and its memory. */
+void lf_sketch_clear_bins(struct lf_sketch *s);
+/* Whether adding to bucket i would fold the lowest buckets of s. */
+static inline int lf_sketch_would_fold(const struct lf_sketch *s, int32_t i)
+{
+    int32_t lo = i < s->offset ? i : s->offset;
+    int32_t top = s->offset + s->nbins - 1, hi = i > top ? i : top;
+
+    return s->nbins > 0 && hi - lo + 1 > s->p->max_buckets;
+}
 
 /* The q-quantile (0 <= q <= 1) of the values added: an estimate of the
  * value of rank floor(q * (count - 1)) in sorted order, within the relative

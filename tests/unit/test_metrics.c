@@ -457,6 +457,135 @@ static void test_disabled_metrics_build_nothing(void **state)
     lf_metrics_tick(NULL, T0);
 }
 
+/* The counts of the response_seconds_bucket lines of text, in order. */
+static int bucket_counts(const char *text, uint64_t *counts, int max)
+{
+    static const char name[] = "logferry_upstream_response_seconds_bucket{";
+    int n = 0;
+
+    for (const char *p = strstr(text, name); p && n < max;
+         p = strstr(p + 1, name)) {
+        const char *sp = strchr(p, ' ');
+        unsigned long long c;
+        assert_non_null(sp);
+        assert_int_equal(sscanf(sp + 1, "%llu", &c), 1);
+        counts[n++] = c;
+    }
+    return n;
+}
+
+/* Values on, next to and between the bounds, zeros and a sweep wide
+ * enough to make a 16-bucket sketch fold. */
+static size_t hist_values(const double *bounds, int nb, double *v)
+{
+    size_t n = 0;
+
+    for (int b = 0; b < nb; b++) {
+        double x = bounds[b];
+        const double near[] = {
+            x,        nextafter(x, 0), nextafter(x, INFINITY),
+            x * 1.01, x / 1.01,        x * 1.02,
+            x / 1.02, x * 1.03,        x / 1.03,
+            x * 1.05, x / 1.05};
+        for (size_t i = 0; i < sizeof(near) / sizeof(near[0]); i++)
+            v[n++] = near[i];
+    }
+    v[n++] = 0.0;
+    v[n++] = 1e-10;
+    v[n++] = 1e-9;
+    for (int j = 0; j < 900; j++)
+        v[n++] = 1e-5 * pow(1.013, j);
+    return n;
+}
+
+/* Deltas read most histogram counts off their sketches (metrics_int.h):
+ * every value still lands in the bucket of the first bound at or above
+ * it, whether it sits on a bound, one ulp away, or in a sketch that had
+ * to fold, and with a bound below the sketches' zero too. */
+static void test_histogram_counts_each_value_in_its_bucket(void **state)
+{
+    static const char *const plain[] = {"enabled",
+                                        "on",
+                                        "buckets",
+                                        "0.001,0.002,0.005,0.01,0.1,1",
+                                        "sketch_max_buckets",
+                                        "16",
+                                        NULL};
+    static const char *const tiny[] = {
+        "enabled", "on", "buckets", "0.0000000001,0.000000002,0.004,3", NULL};
+    const char *const *confs[] = {plain, tiny};
+    const double bounds[2][6] = {{0.001, 0.002, 0.005, 0.01, 0.1, 1},
+                                 {1e-10, 2e-9, 0.004, 3}};
+    const int nbounds[] = {6, 4};
+    static double v[1000];
+    static struct req r[1000];
+
+    (void)state;
+    for (int c = 0; c < 2; c++) {
+        struct lf_metrics *m = metrics_make(confs[c]);
+        struct lf_metrics_shard *sh = lf_metrics_shard_new(m);
+        size_t n = hist_values(bounds[c], nbounds[c], v);
+        uint64_t want[8] = {0}, got[8];
+        char *text;
+
+        for (size_t i = 0; i < n; i++) {
+            int b = 0;
+            while (b < nbounds[c] && v[i] > bounds[c][b])
+                b++;
+            for (int k = b; k <= nbounds[c]; k++)
+                want[k]++; /* cumulative, +Inf last */
+            r[i] = (struct req){"a:1", 200, NULL, 0, 0, v[i], 0};
+        }
+        /* Two epochs: the second starts from emptied deltas. */
+        observe(sh, "x", r, n / 2);
+        lf_metrics_tick(m, T0);
+        observe(sh, "x", r + n / 2, n - n / 2);
+        text = render(m, T0 + 2 * SEC);
+        assert_int_equal(bucket_counts(text, got, 8), nbounds[c] + 1);
+        for (int b = 0; b <= nbounds[c]; b++)
+            if (got[b] != want[b])
+                fail_msg("conf %d bucket %d: %llu, want %llu", c, b,
+                         (unsigned long long)got[b],
+                         (unsigned long long)want[b]);
+        lf_free(text);
+        lf_metrics_shard_free(sh);
+        lf_metrics_free(m);
+    }
+}
+
+/* Where a sketch index is far enough from every bound to tell the
+ * histogram bucket, it is the bucket of every value of that index. */
+static void test_bucket_of_index_matches_the_bounds(void **state)
+{
+    struct lf_metrics *m = metrics_make(defaults);
+    const struct metrics_settings *st = &m->st;
+    int told = 0, untold = 0;
+
+    (void)state;
+    assert_true(st->is_hist_derived);
+    assert_true(st->is_zero_derived);
+    for (double x = 1e-8; x < 100.0; x *= 1.0007) {
+        const double near[] = {x, nextafter(x, 0), nextafter(x, INFINITY)};
+        for (int i = 0; i < 3; i++) {
+            int32_t at = lf_sketch_index(&st->sketch, near[i]);
+            int bucket = lf_metrics_bucket_of_index(st, at), b = 0;
+            while (b < st->nbuckets && near[i] > st->buckets[b])
+                b++;
+            if (bucket < 0) {
+                untold++;
+                continue;
+            }
+            told++;
+            if (bucket != b)
+                fail_msg("%.17g: index %d tells bucket %d, not %d", near[i],
+                         (int)at, bucket, b);
+        }
+    }
+    /* Three indexes around each of the 11 bounds are untold. */
+    assert_true(told > 20 * untold);
+    lf_metrics_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -469,6 +598,8 @@ int main(void)
         cmocka_unit_test(test_only_live_requests_of_matching_tags_count),
         cmocka_unit_test(test_options_are_checked_with_file_and_line),
         cmocka_unit_test(test_disabled_metrics_build_nothing),
+        cmocka_unit_test(test_histogram_counts_each_value_in_its_bucket),
+        cmocka_unit_test(test_bucket_of_index_matches_the_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

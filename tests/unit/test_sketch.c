@@ -223,6 +223,53 @@ static void test_add_at_equals_add(void **state)
     lf_sketch_free(b);
 }
 
+/* The buckets of a capped sketch do not depend on how its values were
+ * split: bins taken out before a fold (lf_sketch_merge_bins, then
+ * lf_sketch_clear_bins) and merged back give the buckets of one sketch
+ * of every value, so the quantiles are the same. */
+static void test_spilled_bins_merge_back_to_the_same_buckets(void **state)
+{
+    struct lf_sketch_params p;
+    struct lfp_err err = {0};
+    struct lf_sketch *all, *part, *spill, *merged;
+
+    (void)state;
+    assert_int_equal(lf_sketch_params_init(&p, 0.01, 32, &err), LFP_OK);
+    all = lf_sketch_new(&p);
+    part = lf_sketch_new(&p);
+    spill = lf_sketch_new(&p);
+    merged = lf_sketch_new(&p);
+    for (int i = 0; i < 20000; i++) {
+        double v = i % 11 == 0 ? 0.0 : rng_lognormal(-3.0, 2.0);
+        int32_t at = v > p.min_value ? lf_sketch_index(&p, v) : 0;
+        lf_sketch_add(all, v);
+        if (v > p.min_value && lf_sketch_would_fold(part, at)) {
+            lf_sketch_merge_bins(spill, part);
+            lf_sketch_clear_bins(part);
+            assert_int_equal(part->nbins, 0);
+        }
+        assert_false(lf_sketch_would_fold(part, at) && v > p.min_value);
+        lf_sketch_add(part, v);
+    }
+    assert_true(all->collapsed > 0);
+    assert_int_equal(part->collapsed, 0);
+    assert_int_equal(part->count, all->count);
+    assert_int_equal(part->zero, all->zero);
+    lf_sketch_merge(merged, part);
+    lf_sketch_merge_bins(merged, spill);
+    assert_int_equal(merged->offset, all->offset);
+    assert_int_equal(merged->nbins, all->nbins);
+    assert_memory_equal(merged->bins, all->bins,
+                        sizeof(uint64_t) * (size_t)all->nbins);
+    for (size_t i = 0; i < sizeof(quantiles) / sizeof(quantiles[0]); i++)
+        assert_true(lf_sketch_quantile(merged, quantiles[i]) ==
+                    lf_sketch_quantile(all, quantiles[i]));
+    lf_sketch_free(all);
+    lf_sketch_free(part);
+    lf_sketch_free(spill);
+    lf_sketch_free(merged);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -234,6 +281,7 @@ int main(void)
         cmocka_unit_test(
             test_empty_sketch_has_no_quantile_and_ignores_bad_values),
         cmocka_unit_test(test_bad_parameters_are_refused),
+        cmocka_unit_test(test_spilled_bins_merge_back_to_the_same_buckets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
