@@ -440,7 +440,7 @@ static int metrics_cache_valid(const struct lf_metrics *m,
 
 /* The cache entry of lab (hash: its hash), or the empty one where it
  * goes. */
-static struct metrics_cache_entry *
+static inline struct metrics_cache_entry *
 metrics_cache_find(struct lf_metrics_shard *sh, const struct metrics_label *lab,
                    uint64_t hash)
 {
@@ -500,18 +500,16 @@ static struct metrics_delta *metrics_delta_get(struct lf_metrics_shard *sh,
 }
 
 /* Whether f holds a finite number >= 0, put in *v. */
-static int metrics_number(const struct lfp_field *f, double *v)
+static inline int metrics_number(const struct lfp_field *f, double *v)
 {
     if (!f)
         return 0;
-    if (f->type == LFP_T_INT) {
-        *v = (double)f->v.i;
-        return f->v.i >= 0;
+    if (f->type == LFP_T_FLOAT) {
+        *v = f->v.d;
+        return *v >= 0 && *v <= DBL_MAX; /* NaN fails both */
     }
-    if (f->type != LFP_T_FLOAT)
-        return 0;
-    *v = f->v.d;
-    return *v >= 0 && *v <= DBL_MAX; /* NaN fails both */
+    *v = (double)f->v.i;
+    return f->type == LFP_T_INT && f->v.i >= 0;
 }
 
 static void metrics_counts_record(struct metrics_delta *d,
@@ -559,6 +557,21 @@ static const struct metrics_place *metrics_place_of(struct lf_metrics_shard *sh,
     return &sh->memo[slot].at;
 }
 
+/* Adds latency f of kind k, when it is a number, to d. Inline with a
+ * constant k: the kind's sketch and rows are at fixed offsets. */
+static inline void metrics_kind_value(struct lf_metrics_shard *sh,
+                                      struct metrics_delta *d, int k,
+                                      const struct lfp_field *f)
+{
+    double v;
+
+    if (!metrics_number(f, &v))
+        return;
+    if (k == METRICS_K_REQUEST) /* the one kind in ns, lf_metrics_kinds */
+        v /= 1e9;
+    lf_metrics_delta_value(&sh->m->st, d, k, v, metrics_place_of(sh, v));
+}
+
 static void metrics_record(struct lf_metrics_shard *sh,
                            const struct lfp_record *rec)
 {
@@ -579,14 +592,10 @@ static void metrics_record(struct lf_metrics_shard *sh,
         sh->folded++;
     d = metrics_delta_get(sh, id);
     metrics_counts_record(d, got);
-    for (int k = 0; k < METRICS_NKINDS; k++) {
-        double v;
-        if (!metrics_number(got[MF_KIND0 + k], &v))
-            continue;
-        if (lf_metrics_kinds[k].is_ns)
-            v /= 1e9;
-        lf_metrics_delta_value(st, d, k, v, metrics_place_of(sh, v));
-    }
+    metrics_kind_value(sh, d, METRICS_K_REQUEST, got[MF_KIND0]);
+    metrics_kind_value(sh, d, METRICS_K_RESPONSE, got[MF_KIND0 + 1]);
+    metrics_kind_value(sh, d, METRICS_K_CONNECT, got[MF_KIND0 + 2]);
+    metrics_kind_value(sh, d, METRICS_K_HEADER, got[MF_KIND0 + 3]);
 }
 
 void lf_metrics_observe(struct lf_metrics_shard *sh,

@@ -586,6 +586,14 @@ static void test_bucket_of_index_matches_the_bounds(void **state)
     lf_metrics_free(m);
 }
 
+/* metrics.c divides the request time alone by 1e9. */
+static void test_request_time_is_the_one_kind_in_ns(void **state)
+{
+    (void)state;
+    for (int k = 0; k < METRICS_NKINDS; k++)
+        assert_int_equal(lf_metrics_kinds[k].is_ns, k == METRICS_K_REQUEST);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -600,6 +608,7 @@ int main(void)
         cmocka_unit_test(test_disabled_metrics_build_nothing),
         cmocka_unit_test(test_histogram_counts_each_value_in_its_bucket),
         cmocka_unit_test(test_bucket_of_index_matches_the_bounds),
+        cmocka_unit_test(test_request_time_is_the_one_kind_in_ns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
