@@ -135,13 +135,14 @@ struct metrics_hist {
  * a value whose sketch bucket is far from every bound (and a zero when
  * is_zero_derived) adds only to the sketch. The others, a few percent,
  * are also counted in hist. So a latency stores to one counter, not
- * two, and the histogram's rows stay out of the cache. */
+ * two, and the histogram's rows stay out of the cache. The sketches
+ * count in 32 bits, for the same reason. */
 struct metrics_delta {
     struct metrics_counts c;
     int is_pending; /* on its epoch's dirty list */
-    struct lf_sketch sk[METRICS_NKINDS];
-    /* Buckets a sketch had when it was about to fold (max_buckets):
-     * counted in hist then, kept for the quantiles; NULL: none. */
+    struct lf_sketch32 sk[METRICS_NKINDS];
+    /* What a sketch could not hold (lf_sketch32_add), counted in hist
+     * when it came here, kept for the quantiles; NULL: none yet. */
     struct lf_sketch *spill[METRICS_NKINDS];
     /* [nbuckets + 1][METRICS_NKINDS]: what the sketches do not tell
      * (the last bucket: above every bound). */
@@ -205,7 +206,7 @@ void lf_metrics_place(const struct metrics_settings *st, double v,
  * bucket of i is too close to a bound to tell. */
 int lf_metrics_bucket_of_index(const struct metrics_settings *st, int32_t i);
 /* lf_metrics_delta_value's slow path: sketch k of d has no bucket
- * `index` yet. */
+ * `index` yet, or its count there wrapped. */
 void lf_metrics_delta_grow(const struct metrics_settings *st,
                            struct metrics_delta *d, int k, int32_t index);
 /* Adds value v (seconds, >= 0) of kind k to d; at is its place. Inline:
@@ -217,7 +218,7 @@ static inline void lf_metrics_delta_value(const struct metrics_settings *st,
 {
     if (at->bucket >= 0)
         d->hist[(size_t)at->bucket * METRICS_NKINDS + (size_t)k]++;
-    if (!lf_sketch_add_at_try(&d->sk[k], v, at->index, 1))
+    if (!lf_sketch32_add(&d->sk[k], v, at->index))
         lf_metrics_delta_grow(st, d, k, at->index);
 }
 struct metrics_series *lf_metrics_series_new(const struct metrics_settings *st);

@@ -122,7 +122,7 @@ struct metrics_delta *lf_metrics_delta_new(const struct metrics_settings *st)
         lf_calloc(1, sizeof(*d) + sizeof(uint64_t) * series_delta_rows(st));
 
     for (int k = 0; k < METRICS_NKINDS; k++)
-        lf_sketch_init(&d->sk[k], &st->sketch);
+        lf_sketch32_init(&d->sk[k], &st->sketch);
     return d;
 }
 
@@ -132,7 +132,7 @@ void lf_metrics_delta_free(struct metrics_delta *d)
         return;
     lf_metrics_counts_fini(&d->c);
     for (int k = 0; k < METRICS_NKINDS; k++) {
-        lf_sketch_fini(&d->sk[k]);
+        lf_sketch32_fini(&d->sk[k]);
         lf_sketch_free(d->spill[k]);
     }
     lf_free(d);
@@ -151,7 +151,7 @@ void lf_metrics_delta_reset(const struct metrics_settings *st,
     d->is_pending = 0;
     memset(d->hist, 0, sizeof(uint64_t) * series_delta_rows(st));
     for (int k = 0; k < METRICS_NKINDS; k++) {
-        lf_sketch_reset(&d->sk[k]);
+        lf_sketch32_reset(&d->sk[k]);
         if (d->spill[k])
             lf_sketch_reset(d->spill[k]);
     }
@@ -208,7 +208,7 @@ void lf_metrics_place(const struct metrics_settings *st, double v,
  * bins[b * stride] (lf_metrics_bucket_of_index): bucket b takes the indexes
  * from two past bound b - 1 to two short of bound b, one run each. */
 static void series_hist_derive(const struct metrics_settings *st,
-                               const struct lf_sketch *sk, uint64_t *bins,
+                               const struct lf_sketch32 *sk, uint64_t *bins,
                                size_t stride)
 {
     int64_t first = sk->offset, last = (int64_t)sk->offset + sk->nbins - 1;
@@ -229,22 +229,41 @@ static void series_hist_derive(const struct metrics_settings *st,
     }
 }
 
+/* The spill sketch of kind k of d, made when first needed. */
+static struct lf_sketch *series_spill(const struct metrics_settings *st,
+                                      struct metrics_delta *d, int k)
+{
+    if (!d->spill[k])
+        d->spill[k] = lf_sketch_new(&st->sketch);
+    return d->spill[k];
+}
+
 void lf_metrics_delta_grow(const struct metrics_settings *st,
                            struct metrics_delta *d, int k, int32_t index)
 {
-    struct lf_sketch *s = &d->sk[k];
+    struct lf_sketch32 *s = &d->sk[k];
+    int bucket;
 
-    if (lf_sketch_would_fold(s, index)) {
-        /* A folded bucket mixes indexes, and the histogram could no
-         * longer be read off it: count the buckets in hist now, and move
-         * them to the spill sketch, which only the quantiles read. */
-        series_hist_derive(st, s, &d->hist[k], METRICS_NKINDS);
-        if (!d->spill[k])
-            d->spill[k] = lf_sketch_new(&st->sketch);
-        lf_sketch_merge_bins(d->spill[k], s);
-        lf_sketch_clear_bins(s);
+    if (lf_sketch32_covers(s, index)) {
+        /* The count wrapped to 0: it stands for 2^32 more values. The
+         * histogram counts them now when it reads this bucket off the
+         * sketch (else they were counted one by one). */
+        bucket = lf_metrics_bucket_of_index(st, index);
+        if (bucket >= 0)
+            d->hist[(size_t)bucket * METRICS_NKINDS + (size_t)k] += UINT64_C(1)
+                                                                    << 32;
+        lf_sketch_add_bucket(series_spill(st, d, k), index, UINT64_C(1) << 32);
+        return;
     }
-    lf_sketch_bucket_grow(s, index, 1);
+    if (lf_sketch32_would_fold(s, index)) {
+        /* Past max_buckets: the histogram counts the buckets now and
+         * the spill sketch keeps them (and folds), so the delta's
+         * buckets start again from this one. */
+        series_hist_derive(st, s, &d->hist[k], METRICS_NKINDS);
+        lf_sketch_merge_bins32(series_spill(st, d, k), s);
+        lf_sketch32_clear_bins(s);
+    }
+    lf_sketch32_grow(s, index);
 }
 
 struct metrics_series *lf_metrics_series_new(const struct metrics_settings *st)
@@ -320,7 +339,7 @@ static void series_sketch_merge(const struct metrics_settings *st,
         return;
     if (!*dst)
         *dst = lf_sketch_new(&st->sketch);
-    lf_sketch_merge(*dst, &d->sk[k]);
+    lf_sketch_merge32(*dst, &d->sk[k]);
     if (d->spill[k])
         lf_sketch_merge_bins(*dst, d->spill[k]);
 }

@@ -175,9 +175,7 @@ void lf_sketch_bucket_grow(struct lf_sketch *s, int32_t i, uint64_t n)
     s->bins[i - s->offset] += n;
 }
 
-/* Adds n to bucket i, folding low buckets if the span would grow past
- * max_buckets. */
-static void sketch_bucket_add(struct lf_sketch *s, int32_t i, uint64_t n)
+void lf_sketch_add_bucket(struct lf_sketch *s, int32_t i, uint64_t n)
 {
     if (i >= s->offset && i - s->offset < s->nbins) /* the usual case */
         s->bins[i - s->offset] += n;
@@ -238,7 +236,7 @@ void lf_sketch_merge_bins(struct lf_sketch *dst, const struct lf_sketch *src)
     }
     for (int32_t j = 0; j < src->nbins; j++)
         if (src->bins[j])
-            sketch_bucket_add(dst, src->offset + j, src->bins[j]);
+            lf_sketch_add_bucket(dst, src->offset + j, src->bins[j]);
 }
 
 void lf_sketch_clear_bins(struct lf_sketch *s)
@@ -248,6 +246,109 @@ void lf_sketch_clear_bins(struct lf_sketch *s)
     s->nbins = 0;
     s->offset = 0;
     s->collapsed = 0;
+}
+
+/* ---- per-epoch sketches ---------------------------------------------- */
+
+void lf_sketch32_init(struct lf_sketch32 *s, const struct lf_sketch_params *p)
+{
+    memset(s, 0, sizeof(*s));
+    s->p = p;
+    s->min = INFINITY;
+    s->max = -INFINITY;
+}
+
+void lf_sketch32_fini(struct lf_sketch32 *s)
+{
+    lf_free(s->bins);
+    s->bins = NULL;
+}
+
+void lf_sketch32_clear_bins(struct lf_sketch32 *s)
+{
+    if (s->nbins)
+        memset(s->bins, 0, sizeof(*s->bins) * (size_t)s->nbins);
+    s->nbins = 0;
+    s->offset = 0;
+}
+
+void lf_sketch32_reset(struct lf_sketch32 *s)
+{
+    lf_sketch32_clear_bins(s);
+    s->zero = 0;
+    s->count = 0;
+    s->sum = 0;
+    s->min = INFINITY;
+    s->max = -INFINITY;
+}
+
+void lf_sketch32_grow(struct lf_sketch32 *s, int32_t i)
+{
+    int32_t lo = i, hi = i, shift, n;
+
+    if (s->nbins > 0) {
+        lo = i < s->offset ? i : s->offset;
+        hi = i > s->offset + s->nbins - 1 ? i : s->offset + s->nbins - 1;
+    }
+    n = hi - lo + 1; /* at most max_buckets: the caller spilled first */
+    if (n > s->cap) {
+        int32_t cap = s->cap ? s->cap : 8;
+        while (cap < n)
+            cap *= 2;
+        if (cap > s->p->max_buckets)
+            cap = s->p->max_buckets;
+        s->bins = lf_realloc(s->bins, sizeof(*s->bins) * (size_t)cap);
+        memset(s->bins + s->cap, 0, sizeof(*s->bins) * (size_t)(cap - s->cap));
+        s->cap = cap;
+    }
+    shift = s->nbins > 0 ? s->offset - lo : 0;
+    if (shift > 0) {
+        memmove(s->bins + shift, s->bins, sizeof(*s->bins) * (size_t)s->nbins);
+        memset(s->bins, 0, sizeof(*s->bins) * (size_t)shift);
+    }
+    s->offset = lo;
+    s->nbins = n;
+    s->bins[i - lo]++;
+}
+
+void lf_sketch_merge_bins32(struct lf_sketch *dst,
+                            const struct lf_sketch32 *src)
+{
+    int32_t lo, hi;
+
+    if (src->nbins == 0)
+        return;
+    lo = src->offset;
+    hi = src->offset + src->nbins - 1;
+    if (dst->nbins > 0 && dst->offset < lo)
+        lo = dst->offset;
+    if (dst->nbins > 0 && dst->offset + dst->nbins - 1 > hi)
+        hi = dst->offset + dst->nbins - 1;
+    if (hi - lo + 1 <= dst->p->max_buckets) {
+        uint64_t *to;
+        sketch_cover(dst, lo, hi);
+        to = dst->bins + (src->offset - dst->offset);
+        for (int32_t j = 0; j < src->nbins; j++)
+            to[j] += src->bins[j];
+        return;
+    }
+    for (int32_t j = 0; j < src->nbins; j++)
+        if (src->bins[j])
+            lf_sketch_add_bucket(dst, src->offset + j, src->bins[j]);
+}
+
+void lf_sketch_merge32(struct lf_sketch *dst, const struct lf_sketch32 *src)
+{
+    if (src->count == 0)
+        return;
+    dst->count += src->count;
+    dst->sum += src->sum;
+    dst->zero += src->zero;
+    if (src->min < dst->min)
+        dst->min = src->min;
+    if (src->max > dst->max)
+        dst->max = src->max;
+    lf_sketch_merge_bins32(dst, src);
 }
 
 double lf_sketch_quantile(const struct lf_sketch *s, double q)

@@ -73,12 +73,11 @@ void lf_sketch_add_n(struct lf_sketch *s, double v, uint64_t n);
  * the lowest buckets past max_buckets. lf_sketch_add_at's slow path. */
 void lf_sketch_bucket_grow(struct lf_sketch *s, int32_t i, uint64_t n);
 
-/* lf_sketch_add_at_n() but for a bucket outside the span: returns 0
- * when bins must grow to take it (lf_sketch_bucket_grow(s, index, n)),
- * everything else being done. Callers that must see a sketch before it
- * folds (metrics.c's deltas) take the slow path themselves. */
-static inline int lf_sketch_add_at_try(struct lf_sketch *s, double v,
-                                       int32_t index, uint64_t n)
+/* Adds n values v (>= 0) whose bucket is index (ignored for the zero
+ * bucket). Inline: it runs for every latency of every record, and a
+ * bucket inside the span is the usual case. */
+static inline void lf_sketch_add_at_n(struct lf_sketch *s, double v,
+                                      int32_t index, uint64_t n)
 {
     uint32_t j;
 
@@ -90,22 +89,12 @@ static inline int lf_sketch_add_at_try(struct lf_sketch *s, double v,
         s->max = v;
     if (v <= s->p->min_value) {
         s->zero += n;
-        return 1;
+        return;
     }
     j = (uint32_t)(index - s->offset);
-    if (j >= (uint32_t)s->nbins)
-        return 0;
-    s->bins[j] += n;
-    return 1;
-}
-
-/* Adds n values v (>= 0) whose bucket is index (ignored for the zero
- * bucket). Inline: it runs for every latency of every record, and a
- * bucket inside the span is the usual case. */
-static inline void lf_sketch_add_at_n(struct lf_sketch *s, double v,
-                                      int32_t index, uint64_t n)
-{
-    if (!lf_sketch_add_at_try(s, v, index, n))
+    if (j < (uint32_t)s->nbins)
+        s->bins[j] += n;
+    else
         lf_sketch_bucket_grow(s, index, n);
 }
 
@@ -125,14 +114,86 @@ void lf_sketch_merge_bins(struct lf_sketch *dst, const struct lf_sketch *src);
 /* Empties the buckets of s, keeping its count, sum, zero, min and max,
  * and its memory. */
 void lf_sketch_clear_bins(struct lf_sketch *s);
-/* Whether adding to bucket i would fold the lowest buckets of s. */
-static inline int lf_sketch_would_fold(const struct lf_sketch *s, int32_t i)
+/* Adds n to bucket i, folding the lowest buckets if the span would grow
+ * past max_buckets. */
+void lf_sketch_add_bucket(struct lf_sketch *s, int32_t i, uint64_t n);
+
+/* ---- per-epoch sketches ---------------------------------------------- */
+
+/* A sketch with 32-bit bucket counts that never folds, for what one
+ * worker adds in one epoch (metrics.c's deltas): half the bytes of
+ * struct lf_sketch, so more of the buckets stay in the cache. What it
+ * cannot hold goes to a full sketch the caller keeps: all its buckets
+ * before a span past max_buckets, 2^32 of a count that wraps (see
+ * lf_sketch32_add). Same params as the sketches it merges into. */
+struct lf_sketch32 {
+    const struct lf_sketch_params *p; /* borrowed */
+    uint32_t *bins;                   /* owned; cap entries */
+    int32_t offset;                   /* bucket index of bins[0] */
+    int32_t nbins;                    /* used entries */
+    int32_t cap;                      /* at most max_buckets */
+    uint64_t zero;                    /* values <= p->min_value */
+    uint64_t count;
+    double sum, min, max;
+};
+
+void lf_sketch32_init(struct lf_sketch32 *s, const struct lf_sketch_params *p);
+void lf_sketch32_fini(struct lf_sketch32 *s);
+/* Empties it, keeping its memory. */
+void lf_sketch32_reset(struct lf_sketch32 *s);
+
+/* Adds value v (>= 0) whose bucket is index (ignored for the zero
+ * bucket). Returns 0 when the caller must finish in the slow path: the
+ * bucket is outside the span (nothing added to it yet: the caller calls
+ * lf_sketch32_grow), or its count wrapped to 0 (it stands for 2^32 more,
+ * which the caller moves to a full sketch). Count, sum, min, max are
+ * done either way. */
+static inline int lf_sketch32_add(struct lf_sketch32 *s, double v,
+                                  int32_t index)
+{
+    uint32_t j;
+
+    s->count++;
+    s->sum += v;
+    if (v < s->min)
+        s->min = v;
+    if (v > s->max)
+        s->max = v;
+    if (v <= s->p->min_value) {
+        s->zero++;
+        return 1;
+    }
+    j = (uint32_t)(index - s->offset);
+    if (j >= (uint32_t)s->nbins)
+        return 0;
+    return ++s->bins[j] != 0;
+}
+
+/* Whether bucket i lies in the span of s. */
+static inline int lf_sketch32_covers(const struct lf_sketch32 *s, int32_t i)
+{
+    return (uint32_t)(i - s->offset) < (uint32_t)s->nbins;
+}
+
+/* Whether covering bucket i would take the span past max_buckets. */
+static inline int lf_sketch32_would_fold(const struct lf_sketch32 *s, int32_t i)
 {
     int32_t lo = i < s->offset ? i : s->offset;
     int32_t top = s->offset + s->nbins - 1, hi = i > top ? i : top;
 
     return s->nbins > 0 && hi - lo + 1 > s->p->max_buckets;
 }
+
+/* Widens the span to bucket i (outside it, and !lf_sketch32_would_fold)
+ * and counts one value there. */
+void lf_sketch32_grow(struct lf_sketch32 *s, int32_t i);
+/* Adds the bucket counts of src to dst, and nothing else. */
+void lf_sketch_merge_bins32(struct lf_sketch *dst,
+                            const struct lf_sketch32 *src);
+/* Empties the buckets of s, keeping its count, sum, zero, min and max. */
+void lf_sketch32_clear_bins(struct lf_sketch32 *s);
+/* Adds every value of src to dst. */
+void lf_sketch_merge32(struct lf_sketch *dst, const struct lf_sketch32 *src);
 
 /* The q-quantile (0 <= q <= 1) of the values added: an estimate of the
  * value of rank floor(q * (count - 1)) in sorted order, within the relative

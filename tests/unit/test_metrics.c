@@ -594,6 +594,38 @@ static void test_request_time_is_the_one_kind_in_ns(void **state)
         assert_int_equal(lf_metrics_kinds[k].is_ns, k == METRICS_K_REQUEST);
 }
 
+/* A delta's 32-bit bucket count that wraps hands 2^32 values to its
+ * spill sketch and to the histogram: the series counts them all. */
+static void test_delta_count_past_32_bits_reaches_the_series(void **state)
+{
+    struct lf_metrics *m = metrics_make(defaults);
+    const struct metrics_settings *st = &m->st;
+    struct metrics_delta *d = lf_metrics_delta_new(st);
+    struct metrics_series *s = lf_metrics_series_new(st);
+    struct metrics_place at;
+    const int k = METRICS_K_RESPONSE;
+    int b = 0;
+
+    (void)state;
+    lf_metrics_place(st, 0.3, &at);
+    assert_int_equal(at.bucket, -1); /* read off the sketch */
+    while (0.3 > st->buckets[b])
+        b++;
+    lf_metrics_delta_value(st, d, k, 0.3, &at);
+    /* As if UINT32_MAX values had come: the next one wraps. */
+    d->sk[k].bins[at.index - d->sk[k].offset] = UINT32_MAX;
+    lf_metrics_delta_value(st, d, k, 0.3, &at);
+    lf_metrics_series_merge(st, s, d, T0);
+    assert_true(s->hist[k].bins[b] == UINT64_C(1) << 32);
+    assert_non_null(s->life[k]);
+    assert_int_equal(s->life[k]->nbins, 1);
+    assert_int_equal(s->life[k]->offset, at.index);
+    assert_true(s->life[k]->bins[0] == UINT64_C(1) << 32);
+    lf_metrics_series_free(st, s);
+    lf_metrics_delta_free(d);
+    lf_metrics_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -609,6 +641,7 @@ int main(void)
         cmocka_unit_test(test_histogram_counts_each_value_in_its_bucket),
         cmocka_unit_test(test_bucket_of_index_matches_the_bounds),
         cmocka_unit_test(test_request_time_is_the_one_kind_in_ns),
+        cmocka_unit_test(test_delta_count_past_32_bits_reaches_the_series),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
