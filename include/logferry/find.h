@@ -30,6 +30,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include <logferry/plugin.h>
 
 #define LFP_FIND_MAX 64     /* keys per finder */
@@ -42,9 +46,9 @@ struct lfp_find_layout {
     const char *keys[LFP_FIND_FIELDS];
     /* got[k] is (fields & mask[k]) + off[k]: &fields[i] for a key at i
      * (mask all ones, off i fields), NULL for an absent one (both 0),
-     * without a branch. */
-    uintptr_t mask[LFP_FIND_MAX];
-    uintptr_t off[LFP_FIND_MAX];
+     * without a branch. Aligned for 16-byte loads of two keys' worth. */
+    _Alignas(16) uintptr_t mask[LFP_FIND_MAX];
+    _Alignas(16) uintptr_t off[LFP_FIND_MAX];
 };
 
 struct lfp_find {
@@ -179,34 +183,42 @@ lfp_find_got(const struct lfp_find_layout *l, uintptr_t base, int k)
     return (const struct lfp_field *)((base & l->mask[k]) + l->off[k]);
 }
 
-/* got[k..k+4) from layout l. */
-static inline void lfp_find_fill4(const struct lfp_find_layout *l,
-                                  uintptr_t base, int k,
-                                  const struct lfp_field **got)
+#ifdef __SSE2__
+/* got[k], got[k + 1] from layout l, k even (the aligned pair of mask and
+ * off), base in both halves of b: one and, one add, one store. */
+static inline void lfp_find_fill2(const struct lfp_find_layout *l, __m128i b,
+                                  int k, const struct lfp_field **got)
 {
-    got[k] = lfp_find_got(l, base, k);
-    got[k + 1] = lfp_find_got(l, base, k + 1);
-    got[k + 2] = lfp_find_got(l, base, k + 2);
-    got[k + 3] = lfp_find_got(l, base, k + 3);
-}
+    __m128i mask = _mm_load_si128((const __m128i *)(const void *)&l->mask[k]);
+    __m128i off = _mm_load_si128((const __m128i *)(const void *)&l->off[k]);
 
-/* got[0..n) from layout l for rec: four at a time and the last four
- * overlapping, like the compare. */
+    _mm_storeu_si128((__m128i *)(void *)&got[k],
+                     _mm_add_epi64(_mm_and_si128(b, mask), off));
+}
+#endif
+
+/* got[0..n) from layout l for rec: two at a time where SSE2 is. */
 static inline void lfp_find_fill(const struct lfp_find_layout *l,
                                  const struct lfp_record *rec,
                                  const struct lfp_field **got, int n)
 {
     uintptr_t base = (uintptr_t)rec->fields;
-    int k;
+    int k = 0;
 
-    if (n < 4) {
-        for (k = 0; k < n; k++)
-            got[k] = lfp_find_got(l, base, k);
-        return;
+#ifdef __SSE2__
+    __m128i b = _mm_set1_epi64x((long long)base);
+
+    for (; k + 4 <= n; k += 4) {
+        lfp_find_fill2(l, b, k, got);
+        lfp_find_fill2(l, b, k + 2, got);
     }
-    for (k = 0; k + 4 < n; k += 4)
-        lfp_find_fill4(l, base, k, got);
-    lfp_find_fill4(l, base, n - 4, got);
+    if (k + 2 <= n) {
+        lfp_find_fill2(l, b, k, got);
+        k += 2;
+    }
+#endif
+    for (; k < n; k++)
+        got[k] = lfp_find_got(l, base, k);
 }
 
 /* The scan: each field whose key length some wanted key has is compared
