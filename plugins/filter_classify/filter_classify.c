@@ -92,21 +92,22 @@ static void classify_add_str(const struct classify_ctx *ctx,
     f->v.s = s;
 }
 
+/* ev: the caller's, filled here (lfp_find_fields sets every entry). */
 static void classify_record(const struct classify_ctx *ctx, struct lfp_find *fd,
-                            struct lfp_chunk *chunk, struct lfp_record *rec)
+                            struct lfp_chunk *chunk, struct lfp_record *rec,
+                            struct classify_evidence *ev)
 {
-    struct classify_evidence ev = {{0}};
     struct classify_result res;
     const struct lfp_field *st;
     const char *outcome = NULL;
     int is_failure;
 
-    lfp_find_fields(fd, rec, ev.f);
-    if (classify_is_quiet(&ev)) /* res.attempts is not read here */
+    lfp_find_fields(fd, rec, ev->f);
+    if (classify_is_quiet(ev)) /* res.attempts is not read here */
         res = (struct classify_result){.is_final = 1};
     else
-        classify_decide(&ev, &res);
-    st = ev.f[CLASSIFY_K_STATUS];
+        classify_decide(ev, &res);
+    st = ev->f[CLASSIFY_K_STATUS];
     is_failure = res.cls != CLASSIFY_NONE && res.is_final;
     if (st && st->type == LFP_T_INT)
         outcome = is_failure || st->v.i >= ctx->failure_status ? "failure"
@@ -133,12 +134,14 @@ static void classify_record(const struct classify_ctx *ctx, struct lfp_find *fd,
 static void classify_filter(void *vctx, void *wctx, struct lfp_chunk *chunk)
 {
     const struct classify_ctx *ctx = vctx;
+    /* Cleared once, not per record: the finder sets every entry. */
+    struct classify_evidence ev = {{0}};
 
     for (uint32_t i = 0; i < chunk->nrecords; i++) {
         struct lfp_record *rec = &chunk->records[i];
         if (rec->flags & (LFP_REC_DROPPED | LFP_REC_PARSE_ERROR))
             continue;
-        classify_record(ctx, wctx, chunk, rec);
+        classify_record(ctx, wctx, chunk, rec, &ev);
     }
 }
 
