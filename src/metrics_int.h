@@ -138,9 +138,11 @@ struct metrics_hist {
  * two, and the histogram's rows stay out of the cache. The sketches
  * count in 32 bits, for the same reason. */
 struct metrics_delta {
-    struct metrics_counts c;
-    int is_pending; /* on its epoch's dirty list */
+    /* What a line touches first and together: the sketches (64 bytes
+     * each), then the flag and the counts. */
     struct lf_sketch32 sk[METRICS_NKINDS];
+    int is_pending; /* on its epoch's dirty list */
+    struct metrics_counts c;
     /* What a sketch could not hold (lf_sketch32_add), counted in hist
      * when it came here, kept for the quantiles; NULL: none yet. */
     struct lf_sketch *spill[METRICS_NKINDS];

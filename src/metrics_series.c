@@ -122,7 +122,7 @@ struct metrics_delta *lf_metrics_delta_new(const struct metrics_settings *st)
         lf_calloc(1, sizeof(*d) + sizeof(uint64_t) * series_delta_rows(st));
 
     for (int k = 0; k < METRICS_NKINDS; k++)
-        lf_sketch32_init(&d->sk[k], &st->sketch);
+        lf_sketch32_init(&d->sk[k]);
     return d;
 }
 
@@ -255,7 +255,7 @@ void lf_metrics_delta_grow(const struct metrics_settings *st,
         lf_sketch_add_bucket(series_spill(st, d, k), index, UINT64_C(1) << 32);
         return;
     }
-    if (lf_sketch32_would_fold(s, index)) {
+    if (lf_sketch32_would_fold(s, &st->sketch, index)) {
         /* Past max_buckets: the histogram counts the buckets now and
          * the spill sketch keeps them (and folds), so the delta's
          * buckets start again from this one. */
@@ -263,7 +263,7 @@ void lf_metrics_delta_grow(const struct metrics_settings *st,
         lf_sketch_merge_bins32(series_spill(st, d, k), s);
         lf_sketch32_clear_bins(s);
     }
-    lf_sketch32_grow(s, index);
+    lf_sketch32_grow(s, &st->sketch, index);
 }
 
 struct metrics_series *lf_metrics_series_new(const struct metrics_settings *st)

@@ -26,8 +26,7 @@ int lf_sketch_params_init(struct lf_sketch_params *p, double accuracy,
     p->gamma = (1.0 + accuracy) / (1.0 - accuracy);
     p->ln_gamma = log(p->gamma);
     p->inv_ln_gamma = 1.0 / p->ln_gamma;
-    /* 1 ns, in seconds: nothing a log holds is shorter. */
-    p->min_value = 1e-9;
+    p->min_value = LF_SKETCH_MIN_VALUE;
     p->max_buckets = max_buckets;
     return LFP_OK;
 }
@@ -250,10 +249,12 @@ void lf_sketch_clear_bins(struct lf_sketch *s)
 
 /* ---- per-epoch sketches ---------------------------------------------- */
 
-void lf_sketch32_init(struct lf_sketch32 *s, const struct lf_sketch_params *p)
+/* A line of cache each: metrics.c touches four of them a record. */
+_Static_assert(sizeof(struct lf_sketch32) == 64, "lf_sketch32 is 64 bytes");
+
+void lf_sketch32_init(struct lf_sketch32 *s)
 {
     memset(s, 0, sizeof(*s));
-    s->p = p;
     s->min = INFINITY;
     s->max = -INFINITY;
 }
@@ -282,7 +283,8 @@ void lf_sketch32_reset(struct lf_sketch32 *s)
     s->max = -INFINITY;
 }
 
-void lf_sketch32_grow(struct lf_sketch32 *s, int32_t i)
+void lf_sketch32_grow(struct lf_sketch32 *s, const struct lf_sketch_params *p,
+                      int32_t i)
 {
     int32_t lo = i, hi = i, shift, n;
 
@@ -295,8 +297,8 @@ void lf_sketch32_grow(struct lf_sketch32 *s, int32_t i)
         int32_t cap = s->cap ? s->cap : 8;
         while (cap < n)
             cap *= 2;
-        if (cap > s->p->max_buckets)
-            cap = s->p->max_buckets;
+        if (cap > p->max_buckets)
+            cap = p->max_buckets;
         s->bins = lf_realloc(s->bins, sizeof(*s->bins) * (size_t)cap);
         memset(s->bins + s->cap, 0, sizeof(*s->bins) * (size_t)(cap - s->cap));
         s->cap = cap;

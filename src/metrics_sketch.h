@@ -27,6 +27,11 @@
 #include "err.h"
 
 /* Shared, immutable parameters of every sketch of one aggregator. */
+/* Values at or below it count as zero: 1 ns, in seconds, for nothing a
+ * log holds is shorter. A constant, so that adding a value loads it from
+ * no sketch. */
+#define LF_SKETCH_MIN_VALUE 1e-9
+
 struct lf_sketch_params {
     double accuracy;     /* relative accuracy a */
     double gamma;        /* (1 + a) / (1 - a) */
@@ -125,19 +130,19 @@ void lf_sketch_add_bucket(struct lf_sketch *s, int32_t i, uint64_t n);
  * struct lf_sketch, so more of the buckets stay in the cache. What it
  * cannot hold goes to a full sketch the caller keeps: all its buckets
  * before a span past max_buckets, 2^32 of a count that wraps (see
- * lf_sketch32_add). Same params as the sketches it merges into. */
+ * lf_sketch32_add). It keeps no params, to fit in 64 bytes: the
+ * functions that need them take those of the sketches it merges into. */
 struct lf_sketch32 {
-    const struct lf_sketch_params *p; /* borrowed */
-    uint32_t *bins;                   /* owned; cap entries */
-    int32_t offset;                   /* bucket index of bins[0] */
-    int32_t nbins;                    /* used entries */
-    int32_t cap;                      /* at most max_buckets */
-    uint64_t zero;                    /* values <= p->min_value */
+    uint32_t *bins; /* owned; cap entries */
+    int32_t offset; /* bucket index of bins[0] */
+    int32_t nbins;  /* used entries */
+    int32_t cap;    /* at most max_buckets */
+    uint64_t zero;  /* values <= LF_SKETCH_MIN_VALUE */
     uint64_t count;
     double sum, min, max;
 };
 
-void lf_sketch32_init(struct lf_sketch32 *s, const struct lf_sketch_params *p);
+void lf_sketch32_init(struct lf_sketch32 *s);
 void lf_sketch32_fini(struct lf_sketch32 *s);
 /* Empties it, keeping its memory. */
 void lf_sketch32_reset(struct lf_sketch32 *s);
@@ -159,7 +164,7 @@ static inline int lf_sketch32_add(struct lf_sketch32 *s, double v,
         s->min = v;
     if (v > s->max)
         s->max = v;
-    if (v <= s->p->min_value) {
+    if (v <= LF_SKETCH_MIN_VALUE) {
         s->zero++;
         return 1;
     }
@@ -175,18 +180,21 @@ static inline int lf_sketch32_covers(const struct lf_sketch32 *s, int32_t i)
     return (uint32_t)(i - s->offset) < (uint32_t)s->nbins;
 }
 
-/* Whether covering bucket i would take the span past max_buckets. */
-static inline int lf_sketch32_would_fold(const struct lf_sketch32 *s, int32_t i)
+/* Whether covering bucket i would take the span past p->max_buckets. */
+static inline int lf_sketch32_would_fold(const struct lf_sketch32 *s,
+                                         const struct lf_sketch_params *p,
+                                         int32_t i)
 {
     int32_t lo = i < s->offset ? i : s->offset;
     int32_t top = s->offset + s->nbins - 1, hi = i > top ? i : top;
 
-    return s->nbins > 0 && hi - lo + 1 > s->p->max_buckets;
+    return s->nbins > 0 && hi - lo + 1 > p->max_buckets;
 }
 
 /* Widens the span to bucket i (outside it, and !lf_sketch32_would_fold)
  * and counts one value there. */
-void lf_sketch32_grow(struct lf_sketch32 *s, int32_t i);
+void lf_sketch32_grow(struct lf_sketch32 *s, const struct lf_sketch_params *p,
+                      int32_t i);
 /* Adds the bucket counts of src to dst, and nothing else. */
 void lf_sketch_merge_bins32(struct lf_sketch *dst,
                             const struct lf_sketch32 *src);

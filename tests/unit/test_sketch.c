@@ -240,19 +240,19 @@ static void test_sketch32_with_its_spill_equals_one_sketch(void **state)
     all = lf_sketch_new(&p);
     spill = lf_sketch_new(&p);
     merged = lf_sketch_new(&p);
-    lf_sketch32_init(&part, &p);
+    lf_sketch32_init(&part);
     for (int i = 0; i < 20000; i++) {
         double v = i % 11 == 0 ? 0.0 : rng_lognormal(-3.0, 2.0);
         int32_t at = v > p.min_value ? lf_sketch_index(&p, v) : 0;
         lf_sketch_add(all, v);
         if (lf_sketch32_add(&part, v, at))
             continue;
-        if (lf_sketch32_would_fold(&part, at)) {
+        if (lf_sketch32_would_fold(&part, &p, at)) {
             lf_sketch_merge_bins32(spill, &part);
             lf_sketch32_clear_bins(&part);
             spills++;
         }
-        lf_sketch32_grow(&part, at);
+        lf_sketch32_grow(&part, &p, at);
         assert_true(part.nbins <= 32 && part.cap <= 32);
     }
     assert_true(spills > 0);
@@ -288,10 +288,10 @@ static void test_sketch32_reports_a_count_that_wraps(void **state)
 
     (void)state;
     assert_int_equal(lf_sketch_params_init(&p, 0.01, 2048, &err), LFP_OK);
-    lf_sketch32_init(&s, &p);
+    lf_sketch32_init(&s);
     at = lf_sketch_index(&p, 0.25);
     assert_int_equal(lf_sketch32_add(&s, 0.25, at), 0); /* no span yet */
-    lf_sketch32_grow(&s, at);
+    lf_sketch32_grow(&s, &p, at);
     s.bins[at - s.offset] = UINT32_MAX - 1;
     assert_int_equal(lf_sketch32_add(&s, 0.25, at), 1);
     assert_int_equal(lf_sketch32_add(&s, 0.25, at), 0); /* wrapped */
