@@ -7,7 +7,6 @@
  */
 #include "metrics.h"
 
-#include <float.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -499,14 +498,20 @@ static struct metrics_delta *metrics_delta_get(struct lf_metrics_shard *sh,
     return d;
 }
 
-/* Whether f holds a finite number >= 0, put in *v. */
+/* Whether f holds a finite number >= 0, put in *v. For a float, one
+ * compare of its bits: every pattern from +infinity up is infinite, NaN
+ * or negative, but for -0.0, which is >= 0. */
 static inline int metrics_number(const struct lfp_field *f, double *v)
 {
+    uint64_t bits;
+
     if (!f)
         return 0;
     if (f->type == LFP_T_FLOAT) {
         *v = f->v.d;
-        return *v >= 0 && *v <= DBL_MAX; /* NaN fails both */
+        memcpy(&bits, v, sizeof(bits));
+        return bits < UINT64_C(0x7ff0000000000000) ||
+               bits == UINT64_C(0x8000000000000000);
     }
     *v = (double)f->v.i;
     return f->type == LFP_T_INT && f->v.i >= 0;

@@ -4,6 +4,7 @@
  * shards, the cardinality guard, series expiry, sliding windows, what is
  * not counted, and the metrics.* options.
  */
+#include <float.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -626,6 +627,30 @@ static void test_delta_count_past_32_bits_reaches_the_series(void **state)
     lf_metrics_free(m);
 }
 
+/* A latency counts when it is a finite number >= 0, -0.0 included;
+ * NaN and infinities do not. */
+static void test_only_finite_latencies_count(void **state)
+{
+    struct lf_metrics *m = metrics_make(defaults);
+    struct lf_metrics_shard *sh = lf_metrics_shard_new(m);
+    const double v[] = {NAN, INFINITY, -0.0, 0.0, DBL_MAX, -NAN};
+    struct req r[6];
+    char *text;
+
+    (void)state;
+    for (int i = 0; i < 6; i++)
+        r[i] = (struct req){"a:1", 200, NULL, 0, 0, v[i], 0};
+    observe(sh, "x", r, 6);
+    text = render(m, T0);
+    assert_line(text, "logferry_upstream_response_seconds_count{upstream="
+                      "\"a:1\"} 3");
+    assert_line(text, "logferry_upstream_response_seconds_bucket{upstream="
+                      "\"a:1\",le=\"0.005\"} 2");
+    lf_free(text);
+    lf_metrics_shard_free(sh);
+    lf_metrics_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -642,6 +667,7 @@ int main(void)
         cmocka_unit_test(test_bucket_of_index_matches_the_bounds),
         cmocka_unit_test(test_request_time_is_the_one_kind_in_ns),
         cmocka_unit_test(test_delta_count_past_32_bits_reaches_the_series),
+        cmocka_unit_test(test_only_finite_latencies_count),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
