@@ -526,7 +526,11 @@ static void metrics_counts_record(struct metrics_delta *d,
                        : 0;
 
     d->c.requests++;
-    lf_metrics_counts_add_code(&d->c, code, 1);
+    /* The code an epoch saw first is usually the common one (200). */
+    if (d->c.ncodes > 0 && d->c.codes[0].code == code)
+        d->c.codes[0].count++;
+    else
+        lf_metrics_counts_add_code(&d->c, code, 1);
     if (code >= 500 && code <= 599)
         d->c.n5xx++;
     f = got[MF_ERROR];
