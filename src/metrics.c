@@ -17,6 +17,9 @@
 #include "timeutil.h"
 
 #define METRICS_LOG "metrics"
+
+_Static_assert(sizeof(struct metrics_cache_entry) == 64,
+               "a cache entry fills one cache line");
 #define METRICS_EMPTY UINT32_MAX
 
 /* Fields a record is read for, after the label fields. */
@@ -135,8 +138,10 @@ static void metrics_epoch_fini(struct metrics_epoch *ep, uint32_t n)
 static void metrics_cache_clear(struct lf_metrics_shard *sh)
 {
     for (uint32_t i = 0; i < sh->cache_size; i++) {
-        lf_free(sh->cache[i].key);
-        sh->cache[i].key = NULL;
+        struct metrics_cache_entry *ce = &sh->cache[i];
+        if (ce->key != ce->inline_key)
+            lf_free(ce->key);
+        ce->key = NULL;
     }
     sh->cache_used = 0;
 }
@@ -159,7 +164,10 @@ struct lf_metrics_shard *lf_metrics_shard_new(struct lf_metrics *m)
     sh->cache_size = 2048;
     while (sh->cache_size < 2 * sh->cache_limit)
         sh->cache_size *= 2;
-    sh->cache = lf_calloc(sh->cache_size, sizeof(*sh->cache));
+    /* One entry a line: a spare entry's room to align the array. */
+    sh->cache_mem = lf_calloc((size_t)sh->cache_size + 1, sizeof(*sh->cache));
+    sh->cache = (struct metrics_cache_entry *)(((uintptr_t)sh->cache_mem + 63) &
+                                               ~(uintptr_t)63);
     lfp_find_init(&sh->find, m->want, MF__COUNT + m->st.nlabels);
     for (size_t i = 0; i < METRICS_MEMO; i++)
         sh->memo[i].bits = UINT64_MAX;
@@ -192,7 +200,7 @@ void lf_metrics_shard_free(struct lf_metrics_shard *sh)
     metrics_epoch_fini(&sh->cur, m->st.max_series);
     metrics_epoch_fini(&sh->spare, m->st.max_series);
     metrics_cache_clear(sh);
-    lf_free(sh->cache);
+    lf_free(sh->cache_mem);
     lf_free(sh->scratch);
     pthread_mutex_destroy(&sh->lock);
     lf_free(sh);
@@ -472,7 +480,7 @@ static uint32_t metrics_lookup(struct lf_metrics_shard *sh,
             ce = metrics_cache_find(sh, lab, hash);
         }
         ce->hash = hash;
-        ce->key = lf_malloc(len ? len : 1);
+        ce->key = len <= METRICS_CACHE_INLINE ? ce->inline_key : lf_malloc(len);
         memcpy(ce->key, sh->scratch, len);
         ce->key_len = (uint32_t)len;
         sh->cache_used++;

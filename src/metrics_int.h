@@ -241,12 +241,19 @@ void lf_metrics_series_trim(const struct metrics_settings *st,
 
 /* ---- the aggregator -------------------------------------------------- */
 
+#define METRICS_CACHE_INLINE 36 /* key bytes a cache entry holds itself */
+
+/* 64 bytes, on a cache line of its own: a lookup that hits reads one
+ * line, the key included when it is short (one address label is). */
 struct metrics_cache_entry {
     uint64_t hash;
-    char *key; /* raw label values, length-prefixed; owned; NULL: empty */
+    /* Raw label values, length-prefixed: inline, or owned when longer;
+     * NULL: empty. */
+    char *key;
     uint32_t key_len;
     uint32_t id;
     uint32_t gen;
+    char inline_key[METRICS_CACHE_INLINE];
 };
 
 /* One label value of the record being observed, as its series key holds
@@ -267,6 +274,7 @@ struct lf_metrics_shard {
     pthread_mutex_t lock; /* held by the worker for one chunk */
     struct metrics_epoch cur, spare;
     struct metrics_cache_entry *cache; /* open addressing, cache_size */
+    void *cache_mem;                   /* cache, before aligning it */
     uint32_t cache_size, cache_used, cache_limit;
     char *scratch; /* raw key being built */
     size_t scratch_cap;
