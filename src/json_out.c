@@ -284,7 +284,7 @@ static const uint64_t json_pow10[20] = {
 /* Decimal digits of u, written in place from the right, two at a time.
  * The count comes from the bit length: 1233/4096 is just above log10(2),
  * so t is the count or one more, and one compare settles it. */
-static char *json_uint(char *o, uint64_t u)
+static __attribute__((noinline)) char *json_uint_long(char *o, uint64_t u)
 {
     uint64_t v = u | 1;
     int t = ((64 - __builtin_clzll(v)) * 1233) >> 12;
@@ -303,7 +303,29 @@ static char *json_uint(char *o, uint64_t u)
     return o + n;
 }
 
-static char *json_int(char *o, int64_t v)
+/* Status codes, sizes, counts: mostly one to three digits, written
+ * without the loop. */
+static inline __attribute__((always_inline)) char *json_uint(char *o,
+                                                             uint64_t u)
+{
+    if (u < 10) {
+        *o = (char)('0' + u);
+        return o + 1;
+    }
+    if (u < 100) {
+        memcpy(o, json_digits2 + u * 2, 2);
+        return o + 2;
+    }
+    if (u < 1000) {
+        uint64_t hi = u / 100;
+        *o = (char)('0' + hi);
+        memcpy(o + 1, json_digits2 + (u - hi * 100) * 2, 2);
+        return o + 3;
+    }
+    return json_uint_long(o, u);
+}
+
+static inline __attribute__((always_inline)) char *json_int(char *o, int64_t v)
 {
     if (v < 0) {
         *o++ = '-';
@@ -387,11 +409,26 @@ struct json_memo {
 
 static _Thread_local struct json_memo json_memo[JSON_MEMO];
 
-static char *json_double(char *o, double d)
+/* A miss: the text written the slow way, and kept in slot m. */
+static __attribute__((noinline)) char *
+json_double_miss(char *o, double d, uint64_t bits, struct json_memo *m)
+{
+    char *end = json_double_text(o, d);
+
+    if ((size_t)(end - o) <= JSON_MEMO_TEXT) {
+        m->bits = bits;
+        m->len = (uint8_t)(end - o);
+        memcpy(m->text, o, m->len);
+    }
+    return end;
+}
+
+/* The hit, inline: most doubles of a log were written shortly before. */
+static inline __attribute__((always_inline)) char *json_double(char *o,
+                                                               double d)
 {
     struct json_memo *m;
     uint64_t bits;
-    char *end;
 
     memcpy(&bits, &d, sizeof(bits));
     m = &json_memo[(bits * UINT64_C(0x9e3779b97f4a7c15)) >> 54 &
@@ -401,13 +438,7 @@ static char *json_double(char *o, double d)
         memcpy(o, m->text, JSON_MEMO_TEXT);
         return o + m->len;
     }
-    end = json_double_text(o, d);
-    if ((size_t)(end - o) <= JSON_MEMO_TEXT) {
-        m->bits = bits;
-        m->len = (uint8_t)(end - o);
-        memcpy(m->text, o, m->len);
-    }
-    return end;
+    return json_double_miss(o, d, bits, m);
 }
 
 static char *json_value(char *o, const struct lfp_field *f);
@@ -469,32 +500,34 @@ json_put_if_plain(char *o, const char *s, size_t n)
 
 /* A string value with its quotes. */
 static inline __attribute__((always_inline)) char *
-json_str(char *o, const struct lfp_field *f)
+json_str(char *o, const char *s, size_t n, unsigned flags)
 {
     char *end;
 
     *o++ = '"';
-    if (!(f->flags & LFP_FIELD_ESCAPE))
-        o = json_put(o, f->v.s, f->n); /* the producer vouches for it */
-    else if ((end = json_put_if_plain(o, f->v.s, f->n)) != NULL)
+    if (!(flags & LFP_FIELD_ESCAPE))
+        o = json_put(o, s, n); /* the producer vouches for it */
+    else if ((end = json_put_if_plain(o, s, n)) != NULL)
         o = end;
     else
-        o = json_str_body(o, (const unsigned char *)f->v.s, f->n);
+        o = json_str_body(o, (const unsigned char *)s, n);
     *o++ = '"';
     return o;
 }
 
-/* Strings and numbers, most values, inline; the rest by json_value. */
+/* Strings and numbers, most values, inline; the rest by json_value. fv is
+ * a copy of *f taken before anything was written: a store through o may
+ * alias the field, so reading *f afterwards would load it again. */
 static inline __attribute__((always_inline)) char *
-json_scalar(char *o, const struct lfp_field *f)
+json_scalar(char *o, const struct lfp_field *f, struct lfp_field fv)
 {
-    switch (f->type) {
+    switch (fv.type) {
     case LFP_T_STR:
-        return json_str(o, f);
+        return json_str(o, fv.v.s, fv.n, fv.flags);
     case LFP_T_INT:
-        return json_int(o, f->v.i);
+        return json_int(o, fv.v.i);
     case LFP_T_FLOAT:
-        return json_double(o, f->v.d);
+        return json_double(o, fv.v.d);
     default:
         return json_value(o, f);
     }
@@ -507,7 +540,7 @@ static __attribute__((noinline)) char *json_value(char *o,
     case LFP_T_STR:
     case LFP_T_INT:
     case LFP_T_FLOAT:
-        return json_scalar(o, f);
+        return json_scalar(o, f, *f);
     case LFP_T_BOOL:
         memcpy(o, f->v.i ? "true" : "false", f->v.i ? 4 : 5);
         return o + (f->v.i ? 4 : 5);
@@ -586,13 +619,13 @@ size_t lf_json_record_bound(const struct lfp_record *rec)
 }
 
 static inline __attribute__((always_inline)) char *
-json_key(char *o, const struct lfp_field *f)
+json_key(char *o, const char *key, size_t key_len, unsigned flags)
 {
     o = JSON_LIT(o, ",\"");
-    if (f->flags & LFP_FIELD_KEY_PLAIN)
-        o = json_put(o, f->key, f->key_len);
+    if (flags & LFP_FIELD_KEY_PLAIN)
+        o = json_put(o, key, key_len);
     else
-        o = json_str_body(o, (const unsigned char *)f->key, f->key_len);
+        o = json_str_body(o, (const unsigned char *)key, key_len);
     return JSON_LIT(o, "\":");
 }
 
@@ -615,6 +648,7 @@ static inline int json_same_value(const struct lfp_field *a,
  * written inline. */
 size_t lf_json_record_cap(const struct lfp_record *rec, char *buf, size_t cap)
 {
+    const struct lfp_field *f = rec->fields, *fend = f + rec->nfields;
     char *o = buf, *end;
     /* The last value written, unless an array: its text serves again for
      * an array of one equal value (a list's last attempt is written as a
@@ -630,27 +664,27 @@ size_t lf_json_record_cap(const struct lfp_record *rec, char *buf, size_t cap)
     lf_time_format_iso(rec->ts_ns, o);
     o += LF_TIME_ISO_LEN;
     *o++ = '"';
-    for (uint32_t i = 0; i < rec->nfields; i++) {
-        const struct lfp_field *f = &rec->fields[i];
-        const struct lfp_field *v = f->v.arr;
+    for (; f < fend; f++) {
+        const struct lfp_field fv = *f;
+        const struct lfp_field *v = fv.v.arr;
         size_t room = (size_t)(end - o);
         int one;
 
-        if (f->type != LFP_T_ARRAY) {
-            if (room < json_quick_bound(f, f) && room < json_field_bound(f))
+        if (fv.type != LFP_T_ARRAY) {
+            if (room < json_quick_bound(&fv, &fv) && room < json_field_bound(f))
                 return 0;
-            o = json_key(o, f);
+            o = json_key(o, fv.key, fv.key_len, fv.flags);
             prev_text = o;
-            o = json_scalar(o, f);
+            o = json_scalar(o, f, fv);
             prev_end = o;
             prev = f;
             continue;
         }
-        one = f->n == 1 && v->type != LFP_T_ARRAY;
-        if ((!one || room < json_quick_bound(f, v)) &&
+        one = fv.n == 1 && v->type != LFP_T_ARRAY;
+        if ((!one || room < json_quick_bound(&fv, v)) &&
             room < json_field_bound(f))
             return 0;
-        o = json_key(o, f);
+        o = json_key(o, fv.key, fv.key_len, fv.flags);
         if (!one) {
             o = json_value(o, f);
         } else {
@@ -658,7 +692,7 @@ size_t lf_json_record_cap(const struct lfp_record *rec, char *buf, size_t cap)
             if (prev && json_same_value(prev, v))
                 o = json_put(o, prev_text, (size_t)(prev_end - prev_text));
             else
-                o = json_scalar(o, v);
+                o = json_scalar(o, v, *v);
             *o++ = ']';
         }
         prev = NULL;
