@@ -9,7 +9,13 @@
  * escaper, so a key from a JSON input cannot break the output either.
  * Strings without LFP_FIELD_ESCAPE and keys with LFP_FIELD_KEY_PLAIN are
  * copied as they are: their producer checked them once (a parser's names
- * at build time, an IP when it was parsed).
+ * at build time, an IP when it was parsed). A key with LFP_FIELD_KEY_FRAMED
+ * has ,\" stored before it: the separator, the quote and the key go out in
+ * one 32-byte move.
+ *
+ * Fixed-size moves may write past the text they carry (a framed key, a
+ * memoized number); the room checks allow for it, and the JSON_TAIL bytes
+ * kept free at the end of the buffer take what follows the last field.
  */
 #include "json_out.h"
 
@@ -621,6 +627,13 @@ size_t lf_json_record_bound(const struct lfp_record *rec)
 static inline __attribute__((always_inline)) char *
 json_key(char *o, const char *key, size_t key_len, unsigned flags)
 {
+    if (flags & LFP_FIELD_KEY_FRAMED) {
+        /* ,"key and what follows, 32 bytes; the room check allows for
+         * them and the next bytes written overwrite the excess. */
+        memcpy(o, key - 2, 32);
+        o += key_len + 2;
+        return JSON_LIT(o, "\":");
+    }
     o = JSON_LIT(o, ",\"");
     if (flags & LFP_FIELD_KEY_PLAIN)
         o = json_put(o, key, key_len);

@@ -301,6 +301,37 @@ static int parser_check_conf(const struct lf_parser_conf *conf,
 
 /* ---- rules ------------------------------------------------------------ */
 
+/* Names the parser owns are stored framed: ",\"" just before the name, a
+ * NUL after it and zeros up to PARSER_KEY_FRAME bytes from the frame's
+ * start. The JSON writer then copies ,"name in one fixed-size move
+ * (LFP_FIELD_KEY_FRAMED); the name itself stays a C string. Free with
+ * parser_key_free(). */
+#define PARSER_KEY_FRAME 32
+
+static char *parser_key_alloc(size_t n)
+{
+    char *frame =
+        lf_calloc(1, n + 3 > PARSER_KEY_FRAME ? n + 3 : PARSER_KEY_FRAME);
+
+    frame[0] = ',';
+    frame[1] = '"';
+    return frame + 2;
+}
+
+static char *parser_key_dup(const char *s, size_t n)
+{
+    char *key = parser_key_alloc(n);
+
+    memcpy(key, s, n);
+    return key;
+}
+
+static void parser_key_free(char *key)
+{
+    if (key)
+        lf_free(key - 2);
+}
+
 static void parser_mask_add(struct lf_parser *p, size_t key_len)
 {
     p->key_len_mask |= UINT64_C(1) << (key_len < 63 ? key_len : 63);
@@ -329,7 +360,7 @@ static struct lf_parser_rule *parser_rule_get(struct lf_parser *p,
     }
     r = &p->rules[p->nrules++];
     memset(r, 0, sizeof(*r));
-    r->key = lf_strndup(key, n);
+    r->key = parser_key_dup(key, n);
     r->key_len = (uint16_t)n;
     r->type = LF_PT_NATIVE;
     r->sub = -1;
@@ -428,7 +459,7 @@ static int parser_add_nested(struct lf_parser *p, const char *item, int depth,
 static void parser_name_set(struct lf_parser_rule *r, int i, const char *s,
                             size_t n)
 {
-    r->names[i] = lf_strndup(s, n);
+    r->names[i] = parser_key_dup(s, n);
     r->name_lens[i] = (uint16_t)n;
 }
 
@@ -437,19 +468,23 @@ static void parser_name_suffix(struct lf_parser_rule *r, int i,
                                const char *name, size_t n, const char *suffix)
 {
     size_t sn = strlen(suffix);
-    char *s = lf_malloc(n + sn + 1);
+    char *s = parser_key_alloc(n + sn);
 
     memcpy(s, name, n);
-    memcpy(s + n, suffix, sn + 1);
+    memcpy(s + n, suffix, sn);
     r->names[i] = s;
     r->name_lens[i] = (uint16_t)(n + sn);
 }
 
-/* The LFP_FIELD_KEY_* flags of a name the parser owns. */
+/* The LFP_FIELD_KEY_* flags of a name the parser owns (parser_key_alloc()). */
 static uint8_t parser_key_flags(const char *s, size_t n)
 {
-    return lf_json_plain(s, n) ? LFP_FIELD_KEY_STABLE | LFP_FIELD_KEY_PLAIN
-                               : LFP_FIELD_KEY_STABLE;
+    if (!lf_json_plain(s, n))
+        return LFP_FIELD_KEY_STABLE;
+    if (n + 2 <= PARSER_KEY_FRAME)
+        return LFP_FIELD_KEY_STABLE | LFP_FIELD_KEY_PLAIN |
+               LFP_FIELD_KEY_FRAMED;
+    return LFP_FIELD_KEY_STABLE | LFP_FIELD_KEY_PLAIN;
 }
 
 /* Sets names[] from the rename target (when ecs is on), then the default
@@ -681,9 +716,9 @@ void lf_parser_free(struct lf_parser *p)
     for (size_t i = 0; i < p->nrules; i++) {
         struct lf_parser_rule *r = &p->rules[i];
         for (int j = 0; j < LF_PARSER_NAMES; j++)
-            lf_free(r->names[j]);
+            parser_key_free(r->names[j]);
         lf_free(r->rename);
-        lf_free(r->key);
+        parser_key_free(r->key);
     }
     lf_free(p->rules);
     lf_free(p->hash);

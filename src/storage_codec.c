@@ -377,7 +377,9 @@ static int codec_get_field(struct codec_dec *d, struct lfp_chunk *chunk,
 
     codec_get_key(d, f);
     f->type = (uint8_t)codec_get(r, 1);
-    f->flags = (uint8_t)codec_get(r, 1);
+    /* The key now lives in the decoded chunk, not in the framed copy the
+     * flag promised. */
+    f->flags = (uint8_t)(codec_get(r, 1) & ~(uint64_t)LFP_FIELD_KEY_FRAMED);
     switch (f->type) {
     case LFP_T_STR:
     case LFP_T_JSON:

@@ -102,6 +102,11 @@ struct lfp_field {
  * escaping). */
 #define LFP_FIELD_KEY_STABLE 0x02
 #define LFP_FIELD_KEY_PLAIN 0x04
+/* Field flag on the key, a layout hint for the JSON writer; clear it when
+ * the key changes. KEY_FRAMED (set with KEY_PLAIN): key_len is at most
+ * 30, the two bytes before the key are ,\" and the 32 bytes from key - 2
+ * may all be read, so the writer copies them in one move. */
+#define LFP_FIELD_KEY_FRAMED 0x08
 
 /* Record flags. */
 #define LFP_REC_PARSE_ERROR 0x01 /* no parser matched: raw line kept */

@@ -346,6 +346,124 @@ static void test_cap_below_bound_returns_zero(void **state)
     assert_int_equal(lf_json_record_cap(&rec, buf, sizeof(buf)), 0);
 }
 
+/* A key the way a parser stores its names: ,\" before it, zeros after,
+ * 32 bytes in all. */
+struct framed_key {
+    char frame[32];
+};
+
+static const char *framed(struct framed_key *k, const char *key)
+{
+    size_t n = strlen(key);
+
+    assert_true(n <= 30);
+    memset(k->frame, 0, sizeof(k->frame));
+    memcpy(k->frame, ",\"", 2);
+    memcpy(k->frame + 2, key, n);
+    return k->frame + 2;
+}
+
+/* A record with a field of every kind; framed keys when frame is set. */
+static void mixed_record(struct lfp_field *f, struct lfp_field *arr,
+                         struct framed_key *keys, int frame)
+{
+    static const char *const names[8] = {
+        "source.ip",
+        "url.original",
+        "upstream.response_time",
+        "http.response.body.bytes",
+        "upstream.response_times",
+        "abcdefghijklmnopqrstuvwxyz0123", /* 30 bytes: the longest framed */
+        "x",
+        "upstream.addresses",
+    };
+
+    memset(f, 0, 8 * sizeof(*f));
+    memset(arr, 0, 2 * sizeof(*arr));
+    lf_field_set_str(&f[0], names[0], "10.0.0.1", 8);
+    f[0].flags = 0; /* an IP: checked when it was parsed */
+    lf_field_set_str(&f[1], names[1], "/a\"b\x01\xff/caf\xc3\xa9", 13);
+    lf_field_set_float(&f[2], names[2], 0.025);
+    lf_field_set_int(&f[3], names[3], 1234567890123);
+    lf_field_set_float(&arr[0], "", 0.025);
+    f[4].key = names[4];
+    f[4].key_len = (uint16_t)strlen(names[4]);
+    f[4].type = LFP_T_ARRAY;
+    f[4].n = 1;
+    f[4].v.arr = &arr[0];
+    lf_field_set_int(&f[5], names[5], -7);
+    lf_field_set_str(&f[6], names[6], "plain", 5);
+    lf_field_set_str(&arr[1], "", "10.0.0.1:80", 11);
+    f[7].key = names[7];
+    f[7].key_len = (uint16_t)strlen(names[7]);
+    f[7].type = LFP_T_ARRAY;
+    f[7].n = 1;
+    f[7].v.arr = &arr[1];
+    for (int i = 0; i < 8; i++) {
+        f[i].flags |= LFP_FIELD_KEY_PLAIN | LFP_FIELD_KEY_STABLE;
+        if (frame) {
+            f[i].key = framed(&keys[i], names[i]);
+            f[i].flags |= LFP_FIELD_KEY_FRAMED;
+        }
+    }
+}
+
+/* A framed key is written exactly as the same key without the hint. */
+static void test_framed_keys_write_the_same_bytes(void **state)
+{
+    struct lfp_field f[8], g[8], arr[2], arr2[2];
+    struct framed_key keys[8];
+    struct lfp_record a = {.ts_ns = 1, .fields = f, .nfields = 8};
+    struct lfp_record b = {.ts_ns = 1, .fields = g, .nfields = 8};
+    char *ta, *tb;
+    yajl_val va, vb;
+
+    (void)state;
+    mixed_record(f, arr, keys, 0);
+    mixed_record(g, arr2, keys, 1);
+    va = roundtrip(&a, &ta);
+    vb = roundtrip(&b, &tb);
+    assert_string_equal(ta, tb);
+    assert_non_null(strstr(tb, ",\"abcdefghijklmnopqrstuvwxyz0123\":-7,"));
+    assert_non_null(strstr(tb, ",\"upstream.response_times\":[0.025],"));
+    yajl_tree_free(va);
+    yajl_tree_free(vb);
+    lf_free(ta);
+    lf_free(tb);
+}
+
+/* Whatever cap is given, nothing is written at or past it, and a record
+ * either comes out whole or not at all (0). The bytes after cap are
+ * watched for every cap from too small to plenty. */
+static void test_cap_is_never_written_past(void **state)
+{
+    struct lfp_field f[8], arr[2];
+    struct framed_key keys[8];
+    char want[1024], buf[1024 + 64];
+
+    (void)state;
+    for (int frame = 0; frame < 2; frame++) {
+        struct lfp_record rec = {.ts_ns = 1, .fields = f, .nfields = 8};
+        size_t full, bound;
+        mixed_record(f, arr, keys, frame);
+        bound = lf_json_record_bound(&rec);
+        assert_true(bound <= sizeof(want));
+        full = lf_json_record(&rec, want);
+        for (size_t cap = 0; cap <= bound; cap++) {
+            size_t n;
+            memset(buf, 0x5a, sizeof(buf));
+            n = lf_json_record_cap(&rec, buf, cap);
+            for (size_t i = cap; i < sizeof(buf); i++)
+                if (buf[i] != 0x5a)
+                    fail_msg("cap %zu: byte %zu written", cap, i);
+            if (n != 0 && (n != full || memcmp(buf, want, n) != 0))
+                fail_msg("cap %zu: a record of %zu bytes, not %zu", cap, n,
+                         full);
+        }
+        assert_int_equal(lf_json_record_cap(&rec, buf, bound), full);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -359,6 +477,8 @@ int main(void)
         cmocka_unit_test(test_doubles_round_trip_exactly),
         cmocka_unit_test(test_unparsed_record_keeps_raw_line_and_marks),
         cmocka_unit_test(test_cap_below_bound_returns_zero),
+        cmocka_unit_test(test_framed_keys_write_the_same_bytes),
+        cmocka_unit_test(test_cap_is_never_written_past),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

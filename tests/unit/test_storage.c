@@ -141,6 +141,40 @@ static void test_codec_round_trips_records_and_types(void **state)
     lf_storage_codec_free(codec);
 }
 
+/* A decoded key lives in the decoded chunk, without the ,\" a parser puts
+ * before its names: the codec drops LFP_FIELD_KEY_FRAMED, keeps the rest. */
+static void test_codec_drops_the_framed_key_hint(void **state)
+{
+    static const char frame[32] = ",\"status";
+    struct lf_storage_codec *codec = lf_storage_codec_new(1);
+    struct lfp_chunk *c = lf_chunk_new(4096, 4096), *back;
+    const uint8_t hints = LFP_FIELD_KEY_STABLE | LFP_FIELD_KEY_PLAIN;
+    struct lfp_err err = {0};
+    struct lfp_field *f;
+    const void *data;
+    size_t len, cap;
+    uint32_t nrec;
+
+    (void)state;
+    memcpy(lf_chunk_raw(c, &cap), "x", 1);
+    lf_chunk_add_line(c, 0, 1, 0);
+    f = lf_record_add(c, &c->records[0]);
+    lf_field_set_int(f, "status", 502);
+    f->key = frame + 2;
+    f->flags = hints | LFP_FIELD_KEY_FRAMED;
+    assert_int_equal(lf_storage_encode(codec, c, &data, &len, &nrec, &err),
+                     LFP_OK);
+    back = lf_chunk_new(16, 4096);
+    if (lf_storage_decode(codec, data, len, back, &err) != LFP_OK)
+        fail_msg("%s", err.msg);
+    f = &back->records[0].fields[0];
+    assert_memory_equal(f->key, "status", 6);
+    assert_int_equal(f->flags, hints);
+    lf_chunk_free(c);
+    lf_chunk_free(back);
+    lf_storage_codec_free(codec);
+}
+
 /* Every single-byte flip and every truncation of a file is refused. */
 static void test_codec_refuses_every_flip_and_truncation(void **state)
 {
@@ -357,6 +391,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crc32c_known_value),
         cmocka_unit_test(test_codec_round_trips_records_and_types),
+        cmocka_unit_test(test_codec_drops_the_framed_key_hint),
         cmocka_unit_test(test_codec_refuses_every_flip_and_truncation),
         cmocka_unit_test(test_storage_is_a_fifo_that_survives_reopen),
         cmocka_unit_test(test_storage_put_front_goes_before_the_oldest),
