@@ -10,8 +10,8 @@
  * Strings without LFP_FIELD_ESCAPE and keys with LFP_FIELD_KEY_PLAIN are
  * copied as they are: their producer checked them once (a parser's names
  * at build time, an IP when it was parsed). A key with LFP_FIELD_KEY_FRAMED
- * has ,\" stored before it: the separator, the quote and the key go out in
- * one 32-byte move.
+ * is stored as the text ,"key": so separator, key and colon go out in one
+ * 32-byte move.
  *
  * Fixed-size moves may write past the text they carry (a framed key, a
  * memoized number); the room checks allow for it, and the JSON_TAIL bytes
@@ -628,11 +628,10 @@ static inline __attribute__((always_inline)) char *
 json_key(char *o, const char *key, size_t key_len, unsigned flags)
 {
     if (flags & LFP_FIELD_KEY_FRAMED) {
-        /* ,"key and what follows, 32 bytes; the room check allows for
-         * them and the next bytes written overwrite the excess. */
+        /* ,"key": and what follows, 32 bytes; the room check allows for
+         * them and the value overwrites the excess. */
         memcpy(o, key - 2, 32);
-        o += key_len + 2;
-        return JSON_LIT(o, "\":");
+        return o + key_len + 4;
     }
     o = JSON_LIT(o, ",\"");
     if (flags & LFP_FIELD_KEY_PLAIN)

@@ -301,20 +301,21 @@ static int parser_check_conf(const struct lf_parser_conf *conf,
 
 /* ---- rules ------------------------------------------------------------ */
 
-/* Names the parser owns are stored framed: ",\"" just before the name, a
- * NUL after it and zeros up to PARSER_KEY_FRAME bytes from the frame's
- * start. The JSON writer then copies ,"name in one fixed-size move
- * (LFP_FIELD_KEY_FRAMED); the name itself stays a C string. Free with
+/* Names the parser owns are stored framed: ,\" before the name, \": after
+ * it and zeros up to PARSER_KEY_FRAME bytes from the frame's start, so the
+ * JSON writer copies ,"name": in one fixed-size move (LFP_FIELD_KEY_FRAMED).
+ * A name is therefore not a C string: use its length. Free with
  * parser_key_free(). */
 #define PARSER_KEY_FRAME 32
 
+/* Room for a name of n bytes, framed; the caller copies the name in. */
 static char *parser_key_alloc(size_t n)
 {
     char *frame =
-        lf_calloc(1, n + 3 > PARSER_KEY_FRAME ? n + 3 : PARSER_KEY_FRAME);
+        lf_calloc(1, n + 5 > PARSER_KEY_FRAME ? n + 5 : PARSER_KEY_FRAME);
 
-    frame[0] = ',';
-    frame[1] = '"';
+    memcpy(frame, ",\"", 2);
+    memcpy(frame + 2 + n, "\":", 2);
     return frame + 2;
 }
 
@@ -481,7 +482,7 @@ static uint8_t parser_key_flags(const char *s, size_t n)
 {
     if (!lf_json_plain(s, n))
         return LFP_FIELD_KEY_STABLE;
-    if (n + 2 <= PARSER_KEY_FRAME)
+    if (n + 4 <= PARSER_KEY_FRAME)
         return LFP_FIELD_KEY_STABLE | LFP_FIELD_KEY_PLAIN |
                LFP_FIELD_KEY_FRAMED;
     return LFP_FIELD_KEY_STABLE | LFP_FIELD_KEY_PLAIN;
@@ -509,9 +510,10 @@ static int parser_rule_names(const struct lf_parser *p,
         n = LF_PARSER_NAMES + 1;
     if (n > max)
         return lf_err_set(err, LFP_ERR_CONFIG,
-                          "rename: '%s:%s' gives %d names, the type of '%s' "
-                          "emits %d",
-                          r->key, r->rename, n, r->key, max);
+                          "rename: '%.*s:%s' gives %d names, the type of "
+                          "'%.*s' emits %d",
+                          (int)r->key_len, r->key, r->rename, n,
+                          (int)r->key_len, r->key, max);
     if (r->names[0]) {
         primary = r->names[0];
         primary_len = r->name_lens[0];

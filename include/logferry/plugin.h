@@ -104,8 +104,9 @@ struct lfp_field {
 #define LFP_FIELD_KEY_PLAIN 0x04
 /* Field flag on the key, a layout hint for the JSON writer; clear it when
  * the key changes. KEY_FRAMED (set with KEY_PLAIN): key_len is at most
- * 30, the two bytes before the key are ,\" and the 32 bytes from key - 2
- * may all be read, so the writer copies them in one move. */
+ * 28, the two bytes before the key are ,\" and the two after it \": (the
+ * key as JSON text, with its separator), and the 32 bytes from key - 2 may
+ * all be read, so the writer copies them in one move. */
 #define LFP_FIELD_KEY_FRAMED 0x08
 
 /* Record flags. */

@@ -346,8 +346,8 @@ static void test_cap_below_bound_returns_zero(void **state)
     assert_int_equal(lf_json_record_cap(&rec, buf, sizeof(buf)), 0);
 }
 
-/* A key the way a parser stores its names: ,\" before it, zeros after,
- * 32 bytes in all. */
+/* A key the way a parser stores its names: ,\" before it, \": after it,
+ * zeros to 32 bytes. */
 struct framed_key {
     char frame[32];
 };
@@ -356,10 +356,11 @@ static const char *framed(struct framed_key *k, const char *key)
 {
     size_t n = strlen(key);
 
-    assert_true(n <= 30);
+    assert_true(n <= 28);
     memset(k->frame, 0, sizeof(k->frame));
     memcpy(k->frame, ",\"", 2);
     memcpy(k->frame + 2, key, n);
+    memcpy(k->frame + 2 + n, "\":", 2);
     return k->frame + 2;
 }
 
@@ -373,7 +374,7 @@ static void mixed_record(struct lfp_field *f, struct lfp_field *arr,
         "upstream.response_time",
         "http.response.body.bytes",
         "upstream.response_times",
-        "abcdefghijklmnopqrstuvwxyz0123", /* 30 bytes: the longest framed */
+        "abcdefghijklmnopqrstuvwxyz01", /* 28 bytes: the longest framed */
         "x",
         "upstream.addresses",
     };
@@ -424,7 +425,7 @@ static void test_framed_keys_write_the_same_bytes(void **state)
     va = roundtrip(&a, &ta);
     vb = roundtrip(&b, &tb);
     assert_string_equal(ta, tb);
-    assert_non_null(strstr(tb, ",\"abcdefghijklmnopqrstuvwxyz0123\":-7,"));
+    assert_non_null(strstr(tb, ",\"abcdefghijklmnopqrstuvwxyz01\":-7,"));
     assert_non_null(strstr(tb, ",\"upstream.response_times\":[0.025],"));
     yajl_tree_free(va);
     yajl_tree_free(vb);

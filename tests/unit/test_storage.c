@@ -141,11 +141,12 @@ static void test_codec_round_trips_records_and_types(void **state)
     lf_storage_codec_free(codec);
 }
 
-/* A decoded key lives in the decoded chunk, without the ,\" a parser puts
- * before its names: the codec drops LFP_FIELD_KEY_FRAMED, keeps the rest. */
+/* A decoded key lives in the decoded chunk, without the frame a parser
+ * puts around its names: the codec drops LFP_FIELD_KEY_FRAMED, keeps the
+ * other flags. */
 static void test_codec_drops_the_framed_key_hint(void **state)
 {
-    static const char frame[32] = ",\"status";
+    static const char frame[32] = ",\"status\":";
     struct lf_storage_codec *codec = lf_storage_codec_new(1);
     struct lfp_chunk *c = lf_chunk_new(4096, 4096), *back;
     const uint8_t hints = LFP_FIELD_KEY_STABLE | LFP_FIELD_KEY_PLAIN;
