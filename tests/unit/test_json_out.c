@@ -3,10 +3,12 @@
  * test_json_out.c - the JSON writer: every output must parse with yajl and
  * give back the same strings (or U+FFFD for bytes that are not UTF-8).
  */
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -346,6 +348,46 @@ static void test_cap_below_bound_returns_zero(void **state)
     assert_int_equal(lf_json_record_cap(&rec, buf, sizeof(buf)), 0);
 }
 
+/* Integers of every length, each power of ten and its neighbours, and
+ * random values of every bit length, written as printf writes them. */
+static void test_integers_match_printf(void **state)
+{
+    unsigned seed = 11;
+    int64_t vals[4096];
+    size_t nv = 0;
+
+    (void)state;
+    for (int64_t p = 1; nv < 60; p *= 10) {
+        vals[nv++] = p - 1;
+        vals[nv++] = p;
+        vals[nv++] = p + 1;
+        if (p > INT64_MAX / 10)
+            break;
+    }
+    vals[nv++] = INT64_MAX;
+    vals[nv++] = INT64_MIN;
+    while (nv < sizeof(vals) / sizeof(vals[0]) / 2) {
+        uint64_t r = (uint64_t)rand_r(&seed) << 42 ^
+                     (uint64_t)rand_r(&seed) << 21 ^ (uint64_t)rand_r(&seed);
+        vals[nv++] = (int64_t)(r >> (rand_r(&seed) % 64));
+    }
+    for (size_t i = 0, n = nv; i < n; i++)
+        vals[nv++] = vals[i] == INT64_MIN ? 0 : -vals[i];
+    for (size_t i = 0; i < nv; i++) {
+        struct lfp_field f = {0};
+        struct lfp_record rec = {.fields = &f, .nfields = 1};
+        char want[64], *text;
+        yajl_val v;
+        lf_field_set_int(&f, "i", vals[i]);
+        snprintf(want, sizeof(want), "\"i\":%" PRId64 "}", vals[i]);
+        v = roundtrip(&rec, &text);
+        if (!strstr(text, want))
+            fail_msg("%" PRId64 " written as %s", vals[i], text);
+        yajl_tree_free(v);
+        lf_free(text);
+    }
+}
+
 /* A key the way a parser stores its names: ,\" before it, \": after it,
  * zeros to 32 bytes. */
 struct framed_key {
@@ -478,6 +520,7 @@ int main(void)
         cmocka_unit_test(test_doubles_round_trip_exactly),
         cmocka_unit_test(test_unparsed_record_keeps_raw_line_and_marks),
         cmocka_unit_test(test_cap_below_bound_returns_zero),
+        cmocka_unit_test(test_integers_match_printf),
         cmocka_unit_test(test_framed_keys_write_the_same_bytes),
         cmocka_unit_test(test_cap_is_never_written_past),
     };
