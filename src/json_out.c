@@ -711,20 +711,46 @@ static inline int json_same_value(const struct lfp_field *a,
            ((a->flags ^ b->flags) & LFP_FIELD_ESCAPE) == 0;
 }
 
+/* After the key of array field f (fv, its copy): an array of one value
+ * that is not an array is written inline, as the text at [prev_text,
+ * prev_end) again when that is the same value from the field before f;
+ * other arrays by json_value. NULL when the room left cannot take it. */
+static inline __attribute__((always_inline)) char *
+json_array_field(char *o, const char *end, const struct lfp_field *f,
+                 struct lfp_field fv, const char *prev_text,
+                 const char *prev_end)
+{
+    const struct lfp_field *v = fv.v.arr;
+
+    if (fv.n == 1 && v->type != LFP_T_ARRAY &&
+        (size_t)(end - o) >= (size_t)v->n * 6 + 48) {
+        *o++ = '[';
+        if (prev_text && json_same_value(f - 1, v))
+            o = json_put(o, prev_text, (size_t)(prev_end - prev_text));
+        else
+            o = json_scalar(o, v, *v);
+        *o++ = ']';
+        return o;
+    }
+    if ((size_t)(end - o) < json_value_bound(f))
+        return NULL;
+    return json_value(o, f);
+}
+
 /* One pass: each field's room is checked just before it is written, by
  * the quick bound while there is plenty and by the exact one near the
- * end of buf. Arrays of one value (the usual upstream attempt lists) are
- * written inline. */
+ * end of buf; an array's value is checked again after its key. Arrays of
+ * one value (the usual upstream attempt lists) are written inline. */
 size_t lf_json_record_cap(const struct lfp_record *rec, char *buf, size_t cap)
 {
     const struct lfp_field *f = rec->fields, *fend = f + rec->nfields;
     char *o = buf, *end;
-    /* The last value written, unless an array: its text serves again for
-     * an array of one equal value (a list's last attempt is written as a
-     * scalar and then as the array, "upstream.response_time":0.025 then
-     * "upstream.response_times":[0.025]). */
-    const struct lfp_field *prev = NULL;
-    const char *prev_text = NULL, *prev_end = NULL;
+    /* Where the text of the value before f starts, NULL if that was an
+     * array (or f is the first): it serves again for an array of one
+     * equal value (a list's last attempt is written as a scalar and then
+     * as the array, "upstream.response_time":0.025 then
+     * "upstream.response_times":[0.025]). It ends where f's key starts. */
+    const char *prev_text = NULL;
 
     if (cap < JSON_HEAD + JSON_TAIL)
         return 0;
@@ -735,36 +761,28 @@ size_t lf_json_record_cap(const struct lfp_record *rec, char *buf, size_t cap)
     *o++ = '"';
     for (; f < fend; f++) {
         const struct lfp_field fv = *f;
-        const struct lfp_field *v = fv.v.arr;
         size_t room = (size_t)(end - o);
-        int one;
+        char *start = o, *text;
 
-        if (fv.type != LFP_T_ARRAY) {
-            if (room < json_quick_bound(&fv, &fv) && room < json_field_bound(f))
-                return 0;
-            o = json_key(o, fv.key, fv.key_len, fv.flags);
-            prev_text = o;
-            o = json_scalar(o, f, fv);
-            prev_end = o;
-            prev = f;
-            continue;
-        }
-        one = fv.n == 1 && v->type != LFP_T_ARRAY;
-        if ((!one || room < json_quick_bound(&fv, v)) &&
-            room < json_field_bound(f))
+        if (room < json_quick_bound(&fv, &fv) && room < json_field_bound(f))
             return 0;
         o = json_key(o, fv.key, fv.key_len, fv.flags);
-        if (!one) {
-            o = json_value(o, f);
+        text = o;
+        if (fv.type == LFP_T_STR) {
+            o = json_str(o, fv.v.s, fv.n, fv.flags);
+        } else if (fv.type == LFP_T_INT) {
+            o = json_int(o, fv.v.i);
+        } else if (fv.type == LFP_T_FLOAT) {
+            o = json_double(o, fv.v.d);
+        } else if (fv.type == LFP_T_ARRAY) {
+            o = json_array_field(o, end, f, fv, prev_text, start);
+            if (!o)
+                return 0;
+            text = NULL;
         } else {
-            *o++ = '[';
-            if (prev && json_same_value(prev, v))
-                o = json_put(o, prev_text, (size_t)(prev_end - prev_text));
-            else
-                o = json_scalar(o, v, *v);
-            *o++ = ']';
+            o = json_value(o, f);
         }
-        prev = NULL;
+        prev_text = text;
     }
     if (rec->nfields == 0) {
         if ((size_t)(end - o) < (size_t)rec->raw_len * 6 + 16)
