@@ -155,13 +155,18 @@ static int json_word_plain(uint64_t w)
 #ifdef __SSE2__
 /* One bit per byte of v that is not plain: below 0x20, '"', '\\', or
  * >= 0x80 (the sign bit of v itself marks those). */
-static inline unsigned json_vec_special(__m128i v)
+static inline __m128i json_vec_special_bytes(__m128i v)
 {
     __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
     __m128i bad = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
                                _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
 
-    return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(bad, ctl), v));
+    return _mm_or_si128(_mm_or_si128(bad, ctl), v);
+}
+
+static inline unsigned json_vec_special(__m128i v)
+{
+    return (unsigned)_mm_movemask_epi8(json_vec_special_bytes(v));
 }
 
 /* Length of the run of plain bytes at the start of s[0..n): none below
@@ -508,36 +513,88 @@ static char *json_value(char *o, const struct lfp_field *f);
 
 /* Copies s[0..n) to o and returns the end if every byte is plain, else
  * returns NULL having written nothing past o + n. The blocks checked
- * are also the copy: 16 bytes at a time with SSE2, two overlapping words
- * or the three bytes of a short string. */
+ * are also the copy: 16 bytes at a time with SSE2 (two overlapping
+ * blocks up to 32 bytes, two overlapping halves of one below 16), or
+ * the three bytes of a short string through the class table. */
+#ifdef __SSE2__
 static inline __attribute__((always_inline)) char *
 json_put_if_plain(char *o, const char *s, size_t n)
 {
-#ifdef __SSE2__
-    if (n >= 16) { /* copied block by block, the last one overlapping */
-        for (size_t i = 0;; i += 16) {
-            size_t at = i + 16 <= n ? i : n - 16;
-            __m128i v =
-                _mm_loadu_si128((const __m128i *)(const void *)(s + at));
-            if (json_vec_special(v))
-                return NULL;
-            _mm_storeu_si128((__m128i *)(void *)(o + at), v);
-            if (at + 16 == n)
-                return o + n;
+    __m128i a, b;
+
+    if (n >= 16) {
+        if (n > 32) { /* block by block, the last one overlapping */
+            for (size_t i = 0;; i += 16) {
+                size_t at = i + 16 <= n ? i : n - 16;
+                a = _mm_loadu_si128((const __m128i *)(const void *)(s + at));
+                if (json_vec_special(a))
+                    return NULL;
+                _mm_storeu_si128((__m128i *)(void *)(o + at), a);
+                if (at + 16 == n)
+                    return o + n;
+            }
         }
-    }
-#endif
-    if (n >= 8 && n < 16) {
-        uint64_t a, b;
-        memcpy(&a, s, 8);
-        memcpy(&b, s + n - 8, 8);
-        if (!json_word_plain(a) || !json_word_plain(b))
+        a = _mm_loadu_si128((const __m128i *)(const void *)s);
+        b = _mm_loadu_si128((const __m128i *)(const void *)(s + n - 16));
+        if (_mm_movemask_epi8(_mm_or_si128(json_vec_special_bytes(a),
+                                           json_vec_special_bytes(b))))
             return NULL;
-        memcpy(o, &a, 8);
+        _mm_storeu_si128((__m128i *)(void *)o, a);
+        _mm_storeu_si128((__m128i *)(void *)(o + n - 16), b);
+        return o + n;
+    }
+    if (n >= 8) {
+        a = _mm_loadl_epi64((const __m128i *)(const void *)s);
+        b = _mm_loadl_epi64((const __m128i *)(const void *)(s + n - 8));
+        if (json_vec_special(_mm_unpacklo_epi64(a, b)))
+            return NULL;
+        _mm_storel_epi64((__m128i *)(void *)o, a);
+        _mm_storel_epi64((__m128i *)(void *)(o + n - 8), b);
+        return o + n;
+    }
+    if (n >= 4) {
+        uint32_t x, y;
+        memcpy(&x, s, 4);
+        memcpy(&y, s + n - 4, 4);
+        a = _mm_unpacklo_epi32(_mm_cvtsi32_si128((int)x),
+                               _mm_cvtsi32_si128((int)y));
+        if (json_vec_special(a) & 0xff) /* the zeros above are not text */
+            return NULL;
+        memcpy(o, &x, 4);
+        memcpy(o + n - 4, &y, 4);
+        return o + n;
+    }
+    if (n >= 1) { /* bytes 0, n/2 and n-1 are all of them */
+        unsigned char c0 = (unsigned char)s[0], c1 = (unsigned char)s[n / 2],
+                      c2 = (unsigned char)s[n - 1];
+        if (json_class[c0] | json_class[c1] | json_class[c2])
+            return NULL;
+        o[0] = (char)c0;
+        o[n / 2] = (char)c1;
+        o[n - 1] = (char)c2;
+        return o + n;
+    }
+    return NULL;
+}
+#else
+static inline __attribute__((always_inline)) char *
+json_put_if_plain(char *o, const char *s, size_t n)
+{
+    if (n >= 8) {
+        uint64_t a, b;
+        for (size_t i = 0; i + 8 < n; i += 8) { /* all but the last word */
+            memcpy(&a, s + i, 8);
+            if (!json_word_plain(a))
+                return NULL;
+            memcpy(o + i, &a, 8);
+        }
+        memcpy(&b, s + n - 8, 8);
+        if (!json_word_plain(b))
+            return NULL;
         memcpy(o + n - 8, &b, 8);
         return o + n;
     }
-    if (n >= 4 && n < 8) {
+    if (n >= 4) {
         uint32_t a, b;
         memcpy(&a, s, 4);
         memcpy(&b, s + n - 4, 4);
@@ -547,11 +604,10 @@ json_put_if_plain(char *o, const char *s, size_t n)
         memcpy(o + n - 4, &b, 4);
         return o + n;
     }
-    if (n >= 1 && n < 4) { /* bytes 0, n/2 and n-1 are all of them */
+    if (n >= 1) { /* bytes 0, n/2 and n-1 are all of them */
         unsigned char c0 = (unsigned char)s[0], c1 = (unsigned char)s[n / 2],
                       c2 = (unsigned char)s[n - 1];
-        if (!json_word_plain((uint64_t)c0 | (uint64_t)c1 << 8 |
-                             (uint64_t)c2 << 16 | UINT64_C(0x6161616161000000)))
+        if (json_class[c0] | json_class[c1] | json_class[c2])
             return NULL;
         o[0] = (char)c0;
         o[n / 2] = (char)c1;
@@ -560,6 +616,7 @@ json_put_if_plain(char *o, const char *s, size_t n)
     }
     return NULL;
 }
+#endif
 
 /* A string value with its quotes. */
 static inline __attribute__((always_inline)) char *
