@@ -781,10 +781,20 @@ json_array_field(char *o, const char *end, const struct lfp_field *f,
 
     if (fv.n == 1 && v->type != LFP_T_ARRAY &&
         (size_t)(end - o) >= (size_t)v->n * 6 + 48) {
+        size_t len = (size_t)(prev_end - prev_text);
         *o++ = '[';
-        if (prev_text && json_same_value(f - 1, v))
-            o = json_put(o, prev_text, (size_t)(prev_end - prev_text));
-        else
+        if (prev_text && json_same_value(f - 1, v)) {
+            /* The text is in buf, before o: 32 bytes from it are in buf
+             * too, and the moved bytes past len are overwritten next. */
+            if (len <= 32) {
+                char tmp[32]; /* loaded whole before the stores */
+                memcpy(tmp, prev_text, 32);
+                memcpy(o, tmp, 32);
+            } else {
+                memcpy(o, prev_text, len);
+            }
+            o += len;
+        } else
             o = json_scalar(o, v, *v);
         *o++ = ']';
         return o;
