@@ -729,6 +729,39 @@ static inline size_t json_quick_bound(const struct lfp_field *f,
 #define JSON_HEAD (16 + LF_TIME_ISO_LEN)
 #define JSON_TAIL 96
 
+/* The opening of the last record this thread wrote, {"@timestamp":"..."
+ * (JSON_HEAD bytes, zeros after): the records of a batch mostly share
+ * their time, to the second in most access logs. */
+#define JSON_HEAD_MOVE 48
+_Static_assert(JSON_HEAD_MOVE <= JSON_HEAD + JSON_TAIL,
+               "the opening is moved whole into the smallest buffer");
+
+struct json_head {
+    int64_t ts_ns;
+    int is_set;
+    char text[JSON_HEAD_MOVE];
+};
+
+static _Thread_local struct json_head json_head;
+
+/* Writes the opening for ts_ns, JSON_HEAD_MOVE bytes in all (the room
+ * check at the start allows for them). */
+static inline __attribute__((always_inline)) char *json_open(char *o,
+                                                             int64_t ts_ns)
+{
+    struct json_head *h = &json_head;
+
+    if (h->ts_ns != ts_ns || !h->is_set) {
+        memcpy(h->text, "{\"@timestamp\":\"", 15);
+        lf_time_format_iso(ts_ns, h->text + 15);
+        h->text[JSON_HEAD - 1] = '"';
+        h->ts_ns = ts_ns;
+        h->is_set = 1;
+    }
+    memcpy(o, h->text, JSON_HEAD_MOVE);
+    return o + JSON_HEAD;
+}
+
 size_t lf_json_record_bound(const struct lfp_record *rec)
 {
     size_t n = JSON_HEAD + JSON_TAIL + 16 + (size_t)rec->raw_len * 6;
@@ -822,10 +855,7 @@ size_t lf_json_record_cap(const struct lfp_record *rec, char *buf, size_t cap)
     if (cap < JSON_HEAD + JSON_TAIL)
         return 0;
     end = buf + (cap - JSON_TAIL);
-    o = JSON_LIT(o, "{\"@timestamp\":\"");
-    lf_time_format_iso(rec->ts_ns, o);
-    o += LF_TIME_ISO_LEN;
-    *o++ = '"';
+    o = json_open(o, rec->ts_ns);
     for (; f < fend; f++) {
         const struct lfp_field fv = *f;
         size_t room = (size_t)(end - o);

@@ -348,6 +348,42 @@ static void test_cap_below_bound_returns_zero(void **state)
     assert_int_equal(lf_json_record_cap(&rec, buf, sizeof(buf)), 0);
 }
 
+/* The opening is remembered from the record before: each record still
+ * gets its own time, repeated or not, before the epoch or not. */
+static void test_timestamps_follow_each_record(void **state)
+{
+    static const struct {
+        int64_t ts_ns;
+        const char *text;
+    } cases[] = {
+        {0, "1970-01-01T00:00:00.000Z"},
+        {0, "1970-01-01T00:00:00.000Z"},
+        {INT64_C(1748736000123456789), "2025-06-01T00:00:00.123Z"},
+        {INT64_C(1748736000123456789), "2025-06-01T00:00:00.123Z"},
+        {INT64_C(1748736000124000000), "2025-06-01T00:00:00.124Z"},
+        {INT64_C(1748736001000000000), "2025-06-01T00:00:01.000Z"},
+        {-1, "1969-12-31T23:59:59.999Z"},
+        {0, "1970-01-01T00:00:00.000Z"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct lfp_field f = {0};
+        struct lfp_record rec = {
+            .ts_ns = cases[i].ts_ns, .fields = &f, .nfields = 1};
+        char *text;
+        yajl_val v;
+        lf_field_set_int(&f, "i", 1);
+        v = roundtrip(&rec, &text);
+        if (strcmp(get_str(v, "@timestamp"), cases[i].text) != 0)
+            fail_msg("case %zu: %s", i, text);
+        assert_true(strncmp(text, "{\"@timestamp\":\"", 15) == 0);
+        assert_string_equal(text + 39, "\",\"i\":1}");
+        yajl_tree_free(v);
+        lf_free(text);
+    }
+}
+
 /* Integers of every length, each power of ten and its neighbours, and
  * random values of every bit length, written as printf writes them. */
 static void test_integers_match_printf(void **state)
@@ -520,6 +556,7 @@ int main(void)
         cmocka_unit_test(test_doubles_round_trip_exactly),
         cmocka_unit_test(test_unparsed_record_keeps_raw_line_and_marks),
         cmocka_unit_test(test_cap_below_bound_returns_zero),
+        cmocka_unit_test(test_timestamps_follow_each_record),
         cmocka_unit_test(test_integers_match_printf),
         cmocka_unit_test(test_framed_keys_write_the_same_bytes),
         cmocka_unit_test(test_cap_is_never_written_past),
