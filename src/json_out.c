@@ -811,10 +811,12 @@ json_array_field(char *o, const char *end, const struct lfp_field *f,
     const struct lfp_field *v = fv.v.arr;
 
     if (fv.n == 1 && v->type != LFP_T_ARRAY &&
-        (size_t)(end - o) >= (size_t)v->n * 6 + 48) {
+        (uintptr_t)o + ((size_t)v->n << 3) + 48 <= (uintptr_t)end) {
         size_t len = (size_t)(prev_end - prev_text);
+        /* Before the store of '[', which might alias the fields. */
+        int is_same = prev_text && json_same_value(f - 1, v);
         *o++ = '[';
-        if (prev_text && json_same_value(f - 1, v)) {
+        if (is_same) {
             /* The text is in buf, before o: 32 bytes from it are in buf
              * too, and the moved bytes past len are overwritten next. */
             if (len <= 32) {
