@@ -524,15 +524,17 @@ json_put_if_plain(char *o, const char *s, size_t n)
 
     if (n >= 16) {
         if (n > 32) { /* block by block, the last one overlapping */
-            for (size_t i = 0;; i += 16) {
-                size_t at = i + 16 <= n ? i : n - 16;
-                a = _mm_loadu_si128((const __m128i *)(const void *)(s + at));
+            size_t i = 0;
+            do {
+                a = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
                 if (json_vec_special(a))
                     return NULL;
-                _mm_storeu_si128((__m128i *)(void *)(o + at), a);
-                if (at + 16 == n)
-                    return o + n;
-            }
+                _mm_storeu_si128((__m128i *)(void *)(o + i), a);
+                i += 16;
+            } while (i + 32 < n);
+            s += i; /* 17 to 32 bytes are left: the two blocks below */
+            o += i;
+            n -= i;
         }
         a = _mm_loadu_si128((const __m128i *)(const void *)s);
         b = _mm_loadu_si128((const __m128i *)(const void *)(s + n - 16));
