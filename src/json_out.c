@@ -20,6 +20,7 @@
 #include "json_out.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -789,16 +790,31 @@ json_key(char *o, const char *key, size_t key_len, unsigned flags)
 }
 
 /* Whether b's text is a's: same type, size, escaping and bits (a string
- * at the same address, the same number). */
+ * at the same address, the same number). key_len, type, flags and n fill
+ * one word: type, n and the escape flag are compared in it under a mask
+ * built from a field, so the byte order does not matter. */
+_Static_assert(offsetof(struct lfp_field, type) ==
+                       offsetof(struct lfp_field, key_len) + 2 &&
+                   offsetof(struct lfp_field, flags) ==
+                       offsetof(struct lfp_field, key_len) + 3 &&
+                   offsetof(struct lfp_field, n) ==
+                       offsetof(struct lfp_field, key_len) + 4,
+               "key_len, type, flags and n are one word");
+
 static inline int json_same_value(const struct lfp_field *a,
                                   const struct lfp_field *b)
 {
-    uint64_t va, vb;
+    static const struct lfp_field mask = {
+        .type = 0xff, .flags = LFP_FIELD_ESCAPE, .n = UINT32_MAX};
+    const size_t at = offsetof(struct lfp_field, key_len);
+    uint64_t wa, wb, wm, va, vb;
 
+    memcpy(&wm, (const char *)&mask + at, sizeof(wm));
+    memcpy(&wa, (const char *)a + at, sizeof(wa));
+    memcpy(&wb, (const char *)b + at, sizeof(wb));
     memcpy(&va, &a->v, sizeof(va));
     memcpy(&vb, &b->v, sizeof(vb));
-    return va == vb && a->type == b->type && a->n == b->n &&
-           ((a->flags ^ b->flags) & LFP_FIELD_ESCAPE) == 0;
+    return va == vb && ((wa ^ wb) & wm) == 0;
 }
 
 /* After the key of array field f (fv, its copy): an array of one value
