@@ -324,19 +324,23 @@ static char *json_uint_pairs(char *o, uint64_t u, int n)
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 /* The eight digits of v < 10^8, leading zeros included, as the word whose
- * bytes in memory are their text. Lanes split in one multiply each: four
- * digits in 32 bits, then two in 16, then one per byte; the constants
- * divide exactly below 10^4 (10486 / 2^20 for 100) and 10^2 (103 / 2^10
- * for 10), and no lane's product reaches the next lane. */
-static inline uint64_t json_8digits(uint32_t v)
+ * bytes in memory are their values (json_8values) or their text. Lanes split in
+ * one multiply each: four digits in 32 bits, then two in 16, then one per byte;
+ * the constants divide exactly below 10^4 (10486 / 2^20 for 100) and 10^2 (103
+ * / 2^10 for 10), and no lane's product reaches the next lane. */
+static inline uint64_t json_8values(uint32_t v)
 {
     uint64_t hi = v / 10000, x = hi | (uint64_t)(v - hi * 10000) << 32, q;
 
     q = (x * 10486) >> 20 & UINT64_C(0x0000007f0000007f);
     x = q | (x - q * 100) << 16;
     q = (x * 103) >> 10 & UINT64_C(0x000f000f000f000f);
-    x = q | (x - q * 10) << 8;
-    return x | UINT64_C(0x3030303030303030);
+    return q | (x - q * 10) << 8;
+}
+
+static inline uint64_t json_8digits(uint32_t v)
+{
+    return json_8values(v) | UINT64_C(0x3030303030303030);
 }
 
 /* u >= 10^8: up to 16 digits as two words of eight, the leading zeros
@@ -385,10 +389,12 @@ static inline __attribute__((always_inline)) char *json_uint(char *o,
     }
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     if (u < 100000000) { /* sizes, durations in ns of up to 0.1 s */
-        int n = json_uint_digits(u);
-        uint64_t w = json_8digits((uint32_t)u) >> (8 * (8 - n));
+        /* The leading zeros are the low zero bytes of the values. */
+        uint64_t w = json_8values((uint32_t)u);
+        int zeros = __builtin_ctzll(w) & ~7;
+        w = (w | UINT64_C(0x3030303030303030)) >> zeros;
         memcpy(o, &w, 8);
-        return o + n;
+        return o + 8 - zeros / 8;
     }
 #endif
     return json_uint_long(o, u);
