@@ -79,12 +79,12 @@ static size_t json_utf8_len(const unsigned char *s, size_t n)
 static inline __attribute__((always_inline)) char *
 json_put(char *o, const char *s, size_t n)
 {
-    if (n >= 16 && n <= 32) {
-        memcpy(o, s, 16);
-        memcpy(o + n - 16, s + n - 16, 16);
-    } else if (n >= 8 && n < 16) {
+    if (n >= 8 && n < 16) { /* first: addresses, most unescaped values */
         memcpy(o, s, 8);
         memcpy(o + n - 8, s + n - 8, 8);
+    } else if (n >= 16 && n <= 32) {
+        memcpy(o, s, 16);
+        memcpy(o + n - 16, s + n - 16, 16);
     } else if (n >= 4 && n < 8) {
         memcpy(o, s, 4);
         memcpy(o + n - 4, s + n - 4, 4);
