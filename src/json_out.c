@@ -434,7 +434,7 @@ static char *json_double_micro(char *o, double d)
     }
     ip = m / 1000000;
     frac = m % 1000000;
-    o = json_int(o, ip);
+    o = json_uint(o, (uint64_t)ip); /* m >= 0 now: |scaled| < 9e15 */
     if (frac == 0)
         return o;
     for (int i = 4; i >= 0; i -= 2) {
