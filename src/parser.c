@@ -308,15 +308,22 @@ static int parser_check_conf(const struct lf_parser_conf *conf,
  * parser_key_free(). */
 #define PARSER_KEY_FRAME 32
 
-/* Room for a name of n bytes, framed; the caller copies the name in. */
+/* Room for a name of n bytes, framed before it; the caller copies the
+ * name in, then closes the frame with parser_key_close(). */
 static char *parser_key_alloc(size_t n)
 {
     char *frame =
         lf_calloc(1, n + 5 > PARSER_KEY_FRAME ? n + 5 : PARSER_KEY_FRAME);
 
-    memcpy(frame, ",\"", 2);
-    memcpy(frame + 2 + n, "\":", 2);
+    frame[0] = ',';
+    frame[1] = '"';
     return frame + 2;
+}
+
+static void parser_key_close(char *key, size_t n)
+{
+    key[n] = '"';
+    key[n + 1] = ':';
 }
 
 static char *parser_key_dup(const char *s, size_t n)
@@ -324,6 +331,7 @@ static char *parser_key_dup(const char *s, size_t n)
     char *key = parser_key_alloc(n);
 
     memcpy(key, s, n);
+    parser_key_close(key, n);
     return key;
 }
 
@@ -472,7 +480,8 @@ static void parser_name_suffix(struct lf_parser_rule *r, int i,
     char *s = parser_key_alloc(n + sn);
 
     memcpy(s, name, n);
-    memcpy(s + n, suffix, sn);
+    memcpy(s + n, suffix, sn + 1);
+    parser_key_close(s, n + sn);
     r->names[i] = s;
     r->name_lens[i] = (uint16_t)(n + sn);
 }
