@@ -220,6 +220,36 @@ static inline int values_fast_float(const char *s, size_t n, double *d)
     return 0;
 }
 
+/* "d.ddd" or "dd.ddd", in thousandths: how nginx writes $request_time
+ * and the $upstream_*_time values, three of them a line. Straight-line
+ * checks of the five or six bytes, where the general loops spend a
+ * branch per byte; the integer is the m of values_fast_float() and the
+ * point is three digits from the end, so m / 1e3 is its double, and
+ * m * 10^(9 - 3) ns its duration. */
+static inline __attribute__((always_inline)) int
+values_to_milli(const char *s, size_t n, uint64_t *milli)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    unsigned w, a, b, c;
+
+    if (n - 5 > 1 || u[n - 4] != '.')
+        return -1;
+    w = u[0] - '0';
+    a = u[n - 3] - '0';
+    b = u[n - 2] - '0';
+    c = u[n - 1] - '0';
+    if (w > 9 || a > 9 || b > 9 || c > 9)
+        return -1;
+    if (n == 6) {
+        unsigned w1 = u[1] - '0';
+        if (w1 > 9)
+            return -1;
+        w = w * 10 + w1;
+    }
+    *milli = (uint64_t)w * 1000 + a * 100 + b * 10 + c;
+    return 0;
+}
+
 /* The rare case: exponents, more digits; the text as strtod reads it. */
 static int values_slow_float(const char *s, size_t n, double *d)
 {
@@ -523,10 +553,16 @@ static void values_duration(struct lf_parser_line *line,
                             const struct lf_parser_key *k, const char *s,
                             size_t n)
 {
+    static const int64_t milli_ns[7] = {1000000, 100000, 10000, 1000,
+                                        100,     10,     1};
+    int unit = k->rule ? k->rule->unit : 0;
+    uint64_t milli;
     int64_t ns;
 
-    if (values_is_dash(s, n) ||
-        values_to_ns(s, n, k->rule ? k->rule->unit : 0, &ns) != 0) {
+    /* Thousandths, in a unit of seconds down to us: exact in ns. */
+    if (unit <= 6 && values_to_milli(s, n, &milli) == 0)
+        ns = (int64_t)milli * milli_ns[unit];
+    else if (values_is_dash(s, n) || values_to_ns(s, n, unit, &ns) != 0) {
         values_duration_other(line, k, s, n);
         return;
     }
@@ -764,9 +800,12 @@ static void values_float_list(struct lf_parser_line *line,
                               const struct lf_parser_key *k, const char *s,
                               size_t n)
 {
+    uint64_t milli;
     double d;
 
-    if (values_fast_float(s, n, &d) != 0) {
+    if (values_to_milli(s, n, &milli) == 0)
+        d = (double)milli / 1e3;
+    else if (values_fast_float(s, n, &d) != 0) {
         values_float_list_other(line, k, s, n);
         return;
     }
