@@ -1175,21 +1175,40 @@ static void values_time_failed(struct lf_parser_line *line)
     line->time_errors++;
 }
 
+/* The time parsed: the record's timestamp. Returns whether the value is
+ * taken (not kept as a field too). */
+static inline int values_time_taken(struct lf_parser_line *line, int64_t ts_ns)
+{
+    line->rec->ts_ns = ts_ns;
+    line->rec->flags &= ~(uint32_t)LFP_REC_TIME_ERROR;
+    line->has_time = 1;
+    return !line->p->time_keep;
+}
+
+/* lf_parser_take_time() past the first format. */
+static __attribute__((noinline)) int
+values_take_time_other(struct lf_parser_line *line, const char *s, size_t n)
+{
+    const struct lf_parser *p = line->p;
+    int64_t ts_ns;
+
+    for (size_t i = 1; i < p->ntfs; i++)
+        if (lf_time_parse(p->tfs[i], line->tc, s, n, &ts_ns) == LFP_OK)
+            return values_time_taken(line, ts_ns);
+    values_time_failed(line);
+    return 0;
+}
+
+/* The first format apart from the others: most parsers have one, and
+ * the loop over them kept registers saved on every line. */
 int lf_parser_take_time(struct lf_parser_line *line, const char *s, size_t n)
 {
     const struct lf_parser *p = line->p;
     int64_t ts_ns;
 
-    for (size_t i = 0; i < p->ntfs; i++) {
-        if (lf_time_parse(p->tfs[i], line->tc, s, n, &ts_ns) == LFP_OK) {
-            line->rec->ts_ns = ts_ns;
-            line->rec->flags &= ~(uint32_t)LFP_REC_TIME_ERROR;
-            line->has_time = 1;
-            return !p->time_keep;
-        }
-    }
-    values_time_failed(line);
-    return 0;
+    if (p->ntfs && lf_time_parse(p->tfs[0], line->tc, s, n, &ts_ns) == LFP_OK)
+        return values_time_taken(line, ts_ns);
+    return values_take_time_other(line, s, n);
 }
 
 /* ---- emitting

@@ -287,6 +287,43 @@ static void test_cache_reuses_seconds_for_iso_fractions(void **state)
     lf_timefmt_free(tf);
 }
 
+/* The whole-string cache tells apart strings of every length that differ
+ * in one byte anywhere, short ones and the bytes either side of a word
+ * boundary included: each parses as without the cache. */
+static void test_cache_whole_string_differs_in_any_byte(void **state)
+{
+    static const char base[] = "1700000000.123456789123456789";
+    struct lf_timefmt *tf;
+    struct lf_timecache cache = {0};
+    struct lfp_err err = {0};
+    char s[sizeof(base)];
+
+    (void)state;
+    assert_int_equal(lf_timefmt_compile("%s", &tf, &err), LFP_OK);
+    for (size_t len = 1; len < sizeof(base); len++) {
+        for (size_t j = 0; j <= len; j++) {
+            int64_t cached = -1, fresh = -2;
+            int rc1, rc2;
+
+            memcpy(s, base, len);
+            /* j == len: the string the cache holds, unchanged */
+            if (j < len && s[j] != '.')
+                s[j] = (char)('0' + (s[j] - '0' + 1) % 10);
+            rc1 = lf_time_parse(tf, &cache, base, len, &cached);
+            rc2 = lf_time_parse(tf, NULL, base, len, &fresh);
+            assert_int_equal(rc1, rc2);
+            if (rc1 == LFP_OK)
+                assert_int_equal(cached, fresh);
+            rc1 = lf_time_parse(tf, &cache, s, len, &cached);
+            rc2 = lf_time_parse(tf, NULL, s, len, &fresh);
+            assert_int_equal(rc1, rc2);
+            if (rc1 == LFP_OK)
+                assert_int_equal(cached, fresh);
+        }
+    }
+    lf_timefmt_free(tf);
+}
+
 static void test_format_iso_prints_milliseconds_utc(void **state)
 {
     char out[LF_TIME_ISO_LEN + 1] = {0};
@@ -348,6 +385,7 @@ int main(void)
         cmocka_unit_test(test_cache_hit_and_miss_give_the_same_result),
         cmocka_unit_test(test_cache_shared_by_two_formats_keeps_them_apart),
         cmocka_unit_test(test_cache_reuses_seconds_for_iso_fractions),
+        cmocka_unit_test(test_cache_whole_string_differs_in_any_byte),
         cmocka_unit_test(test_format_iso_prints_milliseconds_utc),
         cmocka_unit_test(test_format_iso_round_trips_through_parse),
         cmocka_unit_test(test_now_is_after_2024),
