@@ -884,6 +884,49 @@ static inline size_t values_ipv4_prefix(const char *s, size_t n,
     return i;
 }
 
+/* Whether s[0..n), 8 to 15 bytes, is a dotted quad: what
+ * values_ipv4_prefix(s, n, bin) == n says, for the common client
+ * address. The bytes are moved with two overlapping word loads into a
+ * buffer that ends in a byte neither digit nor '.', so the parts are read
+ * without a bound check per byte: no part runs past it. */
+static inline int values_is_quad(const char *s, size_t n)
+{
+    unsigned char u[24];
+    uint64_t lo, hi;
+    size_t i = 0;
+
+    memcpy(&lo, s, sizeof(lo));
+    memcpy(&hi, s + n - sizeof(hi), sizeof(hi));
+    memcpy(u, &lo, sizeof(lo));
+    memcpy(u + n - sizeof(hi), &hi, sizeof(hi));
+    u[n] = 0;
+    for (int part = 0; part < 4; part++) {
+        unsigned d0 = u[i] - '0', d1, d2;
+
+        if (d0 > 9)
+            return 0;
+        d1 = u[i + 1] - '0';
+        if (d1 > 9) {
+            i += 1;
+        } else {
+            /* a leading zero is the whole part */
+            if (d0 == 0)
+                return 0;
+            d2 = u[i + 2] - '0';
+            if (d2 > 9) {
+                i += 2;
+            } else {
+                if (d0 * 100 + d1 * 10 + d2 > 255)
+                    return 0;
+                i += 3;
+            }
+        }
+        if (part < 3 && u[i++] != '.')
+            return 0;
+    }
+    return i == n;
+}
+
 /* The IP inside an address as written: a, [a], [a]:port or a:port (one
  * ':' only, so a bare IPv6 keeps its colons). Sets *ip, *ip_n and *family
  * and returns 1 when it is an IP literal. */
@@ -984,7 +1027,8 @@ static void values_addr(struct lf_parser_line *line,
     struct lfp_field *restrict f;
     unsigned char bin[4];
 
-    if (values_ipv4_prefix(s, n, bin) != n || n == 0) {
+    if (n - 8 <= 15 - 8 ? !values_is_quad(s, n)
+                        : values_ipv4_prefix(s, n, bin) != n || n == 0) {
         values_addr_other(line, k, s, n);
         return;
     }

@@ -4,6 +4,7 @@
  * (parsers/regex, parsers/json): fields, types, time, parse errors and
  * malformed input.
  */
+#include <arpa/inet.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1516,6 +1517,59 @@ static void test_addr_gives_ip_only_for_ip_literals(void **state)
     fixture_close(&fx);
 }
 
+/* Digits and dots of every length an address of digits takes, around
+ * the lengths of a dotted quad (7 to 15): an IP exactly when inet_pton()
+ * reads it as IPv4 (four parts of 1-3 digits, each at most 255, no
+ * leading zero). */
+static void test_addr_quads_match_inet_pton(void **state)
+{
+    static const char *const edges[] = {
+        "1.2.3.4",         "10.20.30.40",     "1.22.133.4",
+        "100.200.255.9",   "255.255.255.256", "255.255.256.255",
+        "249.250.251.252", "199.299.1.1",     "1.2.3.40",
+        "1.2.3.400",       "0.0.0.00",        "00.0.0.0",
+        "1.2.3.4.",        "1.2..3.4",        "123.123.123.1234",
+        "1234.1.1.1",      "1.2.3.4.5.6",     "12345678",
+        "1.2.3",           "9.99.199.255",    "0.10.100.255",
+    };
+    static const char alphabet[] = "0123456789...012559";
+    char *types[] = {"a:addr"};
+    char *renames[] = {"a:source.address/source.ip"};
+    struct fixture fx;
+    struct lfp_record *rec;
+    uint64_t seed = 7;
+    char v[24];
+
+    (void)state;
+    open_fields(&fx, "^(?<a>.*)$", types, 1, renames, 1, 1);
+    for (size_t k = 0; k < 50000 + sizeof(edges) / sizeof(edges[0]); k++) {
+        unsigned char bin[4];
+        int is_ip;
+
+        if (k < sizeof(edges) / sizeof(edges[0])) {
+            (void)snprintf(v, sizeof(v), "%s", edges[k]);
+        } else {
+            size_t len;
+            seed = seed * 6364136223846793005u + 1442695040888963407u;
+            len = 5 + (size_t)(seed >> 59) % 13;
+            for (size_t j = 0; j < len; j++) {
+                seed = seed * 6364136223846793005u + 1442695040888963407u;
+                v[j] = alphabet[(seed >> 33) % (sizeof(alphabet) - 1)];
+            }
+            v[len] = '\0';
+        }
+        if (strcmp(v, "-") == 0 || v[0] == '\0')
+            continue;
+        is_ip = inet_pton(AF_INET, v, bin) == 1;
+        assert_int_equal(parse(&fx, v, &rec), LFP_OK);
+        assert_str(rec, "source.address", v);
+        assert_int_equal(has_field(rec, "source.ip"), is_ip);
+        assert_int_equal(field(rec, "source.address")->flags & LFP_FIELD_ESCAPE,
+                         is_ip ? 0 : LFP_FIELD_ESCAPE);
+    }
+    fixture_close(&fx);
+}
+
 static void test_addr_list_picks_first_public_address(void **state)
 {
     char *types[] = {"a:addr_list"};
@@ -2172,6 +2226,7 @@ int main(void)
         cmocka_unit_test(test_number_shapes_convert_as_the_reference),
         cmocka_unit_test(test_durations_and_seconds_take_their_unit),
         cmocka_unit_test(test_addr_gives_ip_only_for_ip_literals),
+        cmocka_unit_test(test_addr_quads_match_inet_pton),
         cmocka_unit_test(test_addr_list_picks_first_public_address),
         cmocka_unit_test(test_flags_optional_and_http_version),
         cmocka_unit_test(test_rename_applies_only_with_ecs_on),
