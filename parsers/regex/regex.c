@@ -49,6 +49,7 @@ _Static_assert(sizeof(PCRE2_SIZE) == sizeof(size_t) &&
 
 struct regex_group {
     uint32_t num; /* capture group number */
+    size_t ov_at; /* 2 * num: its start's index in the ovector */
     struct lf_parser_key key;
     lf_parser_emit_fn emit; /* key's emit function: its room reserved */
 };
@@ -110,6 +111,7 @@ static int regex_groups(const struct lf_parser *p, struct regex_ctx *ctx,
         const char *name = (const char *)e + 2;
 
         ctx->groups[i].num = (uint32_t)e[0] << 8 | e[1];
+        ctx->groups[i].ov_at = 2 * (size_t)ctx->groups[i].num;
         lf_parser_key_init(p, &ctx->groups[i].key, name, strlen(name));
         ctx->groups[i].emit = lf_parser_emit_str_fn(&ctx->groups[i].key);
         ctx->nfields += lf_parser_emit_room(&ctx->groups[i].key);
@@ -251,8 +253,8 @@ static int regex_parse(const void *ectx, void *ewctx,
     while (g_end > g && g_end[-1].num >= (uint32_t)rc)
         g_end--;
     for (; g < g_end; g++) {
-        PCRE2_SIZE start = ov[2 * (size_t)g->num];
-        PCRE2_SIZE end = ov[2 * (size_t)g->num + 1];
+        PCRE2_SIZE start = ov[g->ov_at];
+        PCRE2_SIZE end = ov[g->ov_at + 1];
 
         if (start == PCRE2_UNSET || end < start)
             continue;
