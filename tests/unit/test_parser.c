@@ -1073,6 +1073,57 @@ static void test_list_of_one_attempt(void **state)
     fixture_close(&fx);
 }
 
+/* str_list values around 8 and 16 bytes, the lengths its blank test
+ * reads as two words, with a blank at either end of them or a separator:
+ * the attempts and the last one as the general split gives them. */
+static void test_str_list_blanks_near_word_lengths(void **state)
+{
+    static const struct {
+        const char *in, *last;
+        int attempts;
+    } cases[] = {
+        {"10.0.1.13:8080", "10.0.1.13:8080", 1},
+        {"1234567", "1234567", 1},
+        {"12345678", "12345678", 1},
+        {"1234567 ", "1234567 ", 1},
+        {" 1234567", " 1234567", 1},
+        {"1234 678", "1234 678", 1},
+        {"123456789abcdefg", "123456789abcdefg", 1},
+        {"123456789abcdef ", "123456789abcdef ", 1},
+        {" 23456789abcdefg", " 23456789abcdefg", 1},
+        {"12345678 abcdefg", "12345678 abcdefg", 1},
+        {"12345678901234567", "12345678901234567", 1},
+        {"a, b", "b", 2},
+        {"1234567, 89", "89", 2},
+        {"12345678, 9abcde", "9abcde", 2},
+        {"1.2.3.4:80 : 5.6", "5.6", 2},
+        {"10.0.0.5:80, 10.0.0.6:80", "10.0.0.6:80", 2},
+    };
+    char *types[] = {"a:str_list"};
+    char *renames[] = {"a:ad/ads/adn"};
+    struct fixture fx;
+    struct lfp_record *rec;
+
+    (void)state;
+    open_fields(&fx, "^(?<a>.*)$", types, 1, renames, 1, 1);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const struct lfp_field *e;
+
+        assert_int_equal(parse(&fx, cases[i].in, &rec), LFP_OK);
+        assert_str(rec, "ad", cases[i].last);
+        assert_true(field(rec, "ad")->flags & LFP_FIELD_ESCAPE);
+        assert_int_field(rec, "adn", cases[i].attempts);
+        e = array_field(rec, "ads", (uint32_t)cases[i].attempts);
+        assert_int_equal(e[cases[i].attempts - 1].type, LFP_T_STR);
+        assert_int_equal(e[cases[i].attempts - 1].n, strlen(cases[i].last));
+    }
+    assert_int_equal(parse(&fx, "-", &rec), LFP_OK);
+    assert_type(rec, "ad", LFP_T_NULL);
+    assert_int_field(rec, "adn", 0);
+    assert_int_equal(lf_parser_conv_errors(fx.p), 0);
+    fixture_close(&fx);
+}
+
 /* ---- numbers against a reference ---------------------------------------- */
 
 /* What a number value must become, written the plain way: an int for
@@ -2222,6 +2273,7 @@ int main(void)
         cmocka_unit_test(test_list_element_that_does_not_convert_stays_string),
         cmocka_unit_test(test_float_edge_shapes_match_strtod),
         cmocka_unit_test(test_list_of_one_attempt),
+        cmocka_unit_test(test_str_list_blanks_near_word_lengths),
         cmocka_unit_test(test_lists_of_one_attempt_stay_in_their_room),
         cmocka_unit_test(test_number_shapes_convert_as_the_reference),
         cmocka_unit_test(test_durations_and_seconds_take_their_unit),
