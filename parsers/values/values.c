@@ -961,15 +961,63 @@ static inline int values_is_quad(const char *s, size_t n)
     return i == n;
 }
 
+static inline int values_is_hex(unsigned char c)
+{
+    return (unsigned)(c - '0') < 10 || (unsigned)((c | 0x20) - 'a') < 6;
+}
+
+/* Whether s[0..n) is an IPv6 address in its plain form: groups of one to
+ * four hex digits between single colons, eight of them, or at most seven
+ * with one "::" (at either end too). inet_pton() reads every such string
+ * as an address; this says so without its copy and call. Any other form
+ * (an IPv4 tail, a longer group, a stray colon) is not plain, and is left
+ * to inet_pton(). */
+static int values_ipv6_is_plain(const char *s, size_t n)
+{
+    size_t i = 0, groups = 0;
+    int has_gap = 0;
+
+    if (n >= 2 && s[0] == ':' && s[1] == ':') {
+        has_gap = 1;
+        i = 2;
+    }
+    while (i < n) {
+        size_t start = i;
+
+        while (i < n && i - start < 5 && values_is_hex((unsigned char)s[i]))
+            i++;
+        if (i == start || i - start > 4)
+            return 0;
+        groups++;
+        if (i == n)
+            break;
+        if (s[i++] != ':' || i == n) /* not a colon, or one at the end */
+            return 0;
+        if (s[i] == ':') {
+            if (has_gap)
+                return 0;
+            has_gap = 1;
+            i++;
+        }
+    }
+    return has_gap ? groups <= 7 : groups == 8;
+}
+
 /* The IP inside an address as written: a, [a], [a]:port or a:port (one
  * ':' only, so a bare IPv6 keeps its colons). Sets *ip, *ip_n and *family
- * and returns 1 when it is an IP literal. */
+ * and returns 1 when it is an IP literal; its bytes go to bin unless bin
+ * is NULL (then a plain IPv6 is only checked, values_ipv6_is_plain()). */
 static int values_ip(const char *s, size_t n, const char **ip, size_t *ip_n,
-                     unsigned char bin[16], int *family)
+                     unsigned char *bin, int *family)
 {
     char buf[VALUES_ADDR_MAX];
+    unsigned char scratch[16];
     const char *colon;
-    size_t quad = values_ipv4_prefix(s, n, bin);
+    size_t quad;
+
+    if (!bin)
+        bin = scratch;
+    quad = values_ipv4_prefix(s, n, bin);
 
     /* The quad alone, or before a port: what the general path below finds
      * for it, without searching the address for colons first. */
@@ -1000,7 +1048,7 @@ static int values_ip(const char *s, size_t n, const char **ip, size_t *ip_n,
     if (*family == AF_INET) {
         if (values_ipv4(s, n, bin) != 0)
             return 0;
-    } else {
+    } else if (bin != scratch || !values_ipv6_is_plain(s, n)) {
         memcpy(buf, s, n);
         buf[n] = '\0';
         if (inet_pton(AF_INET6, buf, bin) != 1)
@@ -1031,7 +1079,6 @@ values_addr_other(struct lf_parser_line *line, const struct lf_parser_key *k,
                   const char *s, size_t n)
 {
     struct lfp_field *f;
-    unsigned char bin[16];
     const char *ip;
     size_t ip_n;
     int family;
@@ -1040,7 +1087,7 @@ values_addr_other(struct lf_parser_line *line, const struct lf_parser_key *k,
         return;
     f = values_add_k(line, k, LFP_T_NULL);
     values_set_str(f, s, n);
-    if (!values_ip(s, n, &ip, &ip_n, bin, &family))
+    if (!values_ip(s, n, &ip, &ip_n, NULL, &family))
         return;
     if (ip_n == n) /* the address is the IP: digits, dots, hex, colons */
         f->flags &= (uint8_t)~LFP_FIELD_ESCAPE;

@@ -1621,6 +1621,61 @@ static void test_addr_quads_match_inet_pton(void **state)
     fixture_close(&fx);
 }
 
+/* Bare IPv6 addresses of every shape near the plain form the address
+ * check reads itself (groups of 0 to 5 digits, "::" and ":::" anywhere,
+ * 7 to 9 groups, an IPv4 tail, a stray byte): an IP exactly when
+ * inet_pton() reads it as IPv6. */
+static void test_addr_ipv6_matches_inet_pton(void **state)
+{
+    static const char *const tokens[] = {
+        "",     "",      "0",    "1",    "ab",      "FFFF", "fFfF",
+        "abcd", "12345", "0000", "beef", "1.2.3.4", "g1",   "1:2",
+    };
+    char *types[] = {"a:addr"};
+    char *renames[] = {"a:source.address/source.ip"};
+    struct fixture fx;
+    struct lfp_record *rec;
+    uint64_t seed = 11;
+    size_t decided = 0;
+    char v[96];
+
+    (void)state;
+    open_fields(&fx, "^(?<a>.*)$", types, 1, renames, 1, 1);
+    for (size_t k = 0; k < 50000; k++) {
+        unsigned char bin[16];
+        size_t ntok, len = 0, colons = 0;
+        int is_ip;
+
+        seed = seed * 6364136223846793005u + 1442695040888963407u;
+        ntok = 1 + (size_t)(seed >> 60) % 11;
+        for (size_t t = 0; t < ntok; t++) {
+            const char *tok;
+
+            seed = seed * 6364136223846793005u + 1442695040888963407u;
+            tok = tokens[(seed >> 33) % (sizeof(tokens) / sizeof(tokens[0]))];
+            if (t)
+                v[len++] = ':';
+            memcpy(v + len, tok, strlen(tok));
+            len += strlen(tok);
+        }
+        v[len] = '\0';
+        for (size_t j = 0; j < len; j++)
+            colons += v[j] == ':';
+        if (colons < 2) /* an address and a port, or no colon */
+            continue;
+        is_ip = inet_pton(AF_INET6, v, bin) == 1;
+        decided += (size_t)is_ip;
+        assert_int_equal(parse(&fx, v, &rec), LFP_OK);
+        assert_str(rec, "source.address", v);
+        if (has_field(rec, "source.ip") != is_ip)
+            fail_msg("%s: source.ip %s", v, is_ip ? "missing" : "present");
+        assert_int_equal(field(rec, "source.address")->flags & LFP_FIELD_ESCAPE,
+                         is_ip ? 0 : LFP_FIELD_ESCAPE);
+    }
+    assert_true(decided > 1000);
+    fixture_close(&fx);
+}
+
 static void test_addr_list_picks_first_public_address(void **state)
 {
     char *types[] = {"a:addr_list"};
@@ -2279,6 +2334,7 @@ int main(void)
         cmocka_unit_test(test_durations_and_seconds_take_their_unit),
         cmocka_unit_test(test_addr_gives_ip_only_for_ip_literals),
         cmocka_unit_test(test_addr_quads_match_inet_pton),
+        cmocka_unit_test(test_addr_ipv6_matches_inet_pton),
         cmocka_unit_test(test_addr_list_picks_first_public_address),
         cmocka_unit_test(test_flags_optional_and_http_version),
         cmocka_unit_test(test_rename_applies_only_with_ecs_on),
