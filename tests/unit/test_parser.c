@@ -1535,6 +1535,15 @@ static void test_addr_gives_ip_only_for_ip_literals(void **state)
         {"1.2.3.4x", NULL},
         {"1.2.3.4 ", NULL},
         {"1.2.3.4.5:80", NULL},
+        /* ports are not checked, in range or not */
+        {"10.0.1.13:8080", "10.0.1.13"},
+        {"1.2.3.4:99999", "1.2.3.4"},
+        {"255.255.255.255:65536", "255.255.255.255"},
+        {"1.2.3.4:-1", "1.2.3.4"},
+        /* the longest quad and a byte past it */
+        {"100.100.100.100", "100.100.100.100"},
+        {"100.100.100.1000", NULL},
+        {"100.100.100.1001", NULL},
         {"::ffff:1.2.3.4", "::ffff:1.2.3.4"},
     };
     struct fixture fx;
