@@ -113,42 +113,6 @@ static void engine_pool_broadcast(struct lf_engine *e)
     pthread_mutex_unlock(&e->pool_lock);
 }
 
-/* Wakes the worker idle the shortest time when the queue holds more chunks
- * than the busy workers will take (work_lock held). Under a light load one
- * worker does it all, with its caches and its metrics shard warm; as the
- * queue grows, the others join. */
-static void engine_work_wake(struct lf_engine *e)
-{
-    struct engine_worker *w = e->idle_top;
-
-    if (!w || e->work_queued <= e->work_busy)
-        return;
-    e->idle_top = w->idle_next;
-    w->idle = 0;
-    e->work_busy++;
-    pthread_cond_signal(&w->wake);
-}
-
-/* Puts w on the idle stack and waits until it is handed work or the
- * engine quits (work_lock held). */
-static void engine_work_wait(struct lf_engine *e, struct engine_worker *w)
-{
-    w->idle = 1;
-    w->idle_next = e->idle_top;
-    e->idle_top = w;
-    e->work_busy--;
-    while (w->idle && !e->work_quit)
-        pthread_cond_wait(&w->wake, &e->work_lock);
-    if (w->idle) { /* quitting: off the stack, busy draining */
-        struct engine_worker **p = &e->idle_top;
-        while (*p != w)
-            p = &(*p)->idle_next;
-        *p = w->idle_next;
-        w->idle = 0;
-        e->work_busy++;
-    }
-}
-
 void lf_engine_chunk_emit(struct lfp_instance *ins, struct lfp_chunk *chunk)
 {
     struct lf_engine *e = ins->engine;
@@ -166,8 +130,7 @@ void lf_engine_chunk_emit(struct lfp_instance *ins, struct lfp_chunk *chunk)
     else
         e->work_head = chunk;
     e->work_tail = chunk;
-    e->work_queued++;
-    engine_work_wake(e);
+    pthread_cond_signal(&e->work_cond);
     pthread_mutex_unlock(&e->work_lock);
 }
 
@@ -275,7 +238,7 @@ static void *engine_worker_main(void *arg)
 
         pthread_mutex_lock(&e->work_lock);
         while (!e->work_head && !e->work_quit)
-            engine_work_wait(e, w);
+            pthread_cond_wait(&e->work_cond, &e->work_lock);
         c = e->work_head;
         if (!c) {
             pthread_mutex_unlock(&e->work_lock);
@@ -284,7 +247,6 @@ static void *engine_worker_main(void *arg)
         e->work_head = c->core->next;
         if (!e->work_head)
             e->work_tail = NULL;
-        e->work_queued--;
         pthread_mutex_unlock(&e->work_lock);
 
         in = c->core->owner;
@@ -323,6 +285,7 @@ int lf_engine_new(const struct lf_config *conf, struct lf_engine **out,
     pthread_mutex_init(&e->pool_lock, NULL);
     pthread_cond_init(&e->pool_cond, NULL);
     pthread_mutex_init(&e->work_lock, NULL);
+    pthread_cond_init(&e->work_cond, NULL);
     pthread_mutex_init(&e->route_lock, NULL);
     atomic_init(&e->inflight, 0);
     atomic_init(&e->stop_requested, 0);
@@ -406,10 +369,6 @@ static int engine_start_threads(struct lf_engine *e)
 {
     e->nworkers = (int)e->svc.workers;
     e->workers = lf_calloc((size_t)e->nworkers, sizeof(*e->workers));
-    for (int i = 0; i < e->nworkers; i++)
-        pthread_cond_init(&e->workers[i].wake, NULL);
-    /* Busy until each first finds the queue empty. */
-    e->work_busy = (uint32_t)e->nworkers;
     for (int i = 0; i < e->noutputs; i++) {
         if (lf_engine_output_start(&e->outputs[i]) != LFP_OK)
             return LFP_ERR_IO;
@@ -511,8 +470,7 @@ static void engine_stop_threads(struct lf_engine *e)
 {
     pthread_mutex_lock(&e->work_lock);
     e->work_quit = 1;
-    for (int i = 0; i < e->nworkers; i++)
-        pthread_cond_signal(&e->workers[i].wake);
+    pthread_cond_broadcast(&e->work_cond);
     pthread_mutex_unlock(&e->work_lock);
     for (int i = 0; i < e->nworkers; i++)
         if (e->workers[i].started)
@@ -730,7 +688,6 @@ static void engine_free_workers(struct lf_engine *e)
         lf_free(w->parsers);
         lf_free(w->filters);
         lf_metrics_shard_free(w->metrics);
-        pthread_cond_destroy(&w->wake);
     }
     lf_free(e->workers);
 }
@@ -761,6 +718,7 @@ void lf_engine_free(struct lf_engine *e)
     pthread_mutex_destroy(&e->pool_lock);
     pthread_cond_destroy(&e->pool_cond);
     pthread_mutex_destroy(&e->work_lock);
+    pthread_cond_destroy(&e->work_cond);
     pthread_mutex_destroy(&e->route_lock);
     lf_free(e);
 }

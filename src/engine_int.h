@@ -138,11 +138,6 @@ struct engine_worker {
     struct lf_parser_worker **parsers;
     void **filters;
     struct lf_metrics_shard *metrics;
-    /* Signalled (under work_lock) when the worker is handed work or must
-     * quit; idle_next links the idle stack. */
-    pthread_cond_t wake;
-    struct engine_worker *idle_next;
-    int idle;
 };
 
 struct lf_engine {
@@ -166,14 +161,10 @@ struct lf_engine {
     size_t pool_n;
     struct lfp_chunk *pool_free;
 
-    /* Work queue, in emit order, and the workers waiting for it: a stack,
-     * so that the worker idle the shortest time, whose caches are warm,
-     * is woken first. work_busy counts the workers not on it. */
+    /* Work queue, in emit order. */
     pthread_mutex_t work_lock;
+    pthread_cond_t work_cond;
     struct lfp_chunk *work_head, *work_tail;
-    uint32_t work_queued;
-    uint32_t work_busy;
-    struct engine_worker *idle_top;
     uint64_t next_seq;
     int work_quit;
 

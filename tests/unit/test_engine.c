@@ -11,9 +11,7 @@
  *   - with storage.path, a blocked output spills to disk, acks its input,
  *     and the next run replays the disk buffer first, in order;
  *   - an auxiliary input does not keep exit_on_eof from finishing;
- *   - the engine's [output] keys are checked with file:line;
- *   - under a light load one worker takes every chunk, under a burst the
- *     others join.
+ *   - the engine's [output] keys are checked with file:line.
  */
 #include <poll.h>
 #include <pthread.h>
@@ -25,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cmocka.h>
 
@@ -42,7 +39,6 @@
 
 struct gen_conf {
     int64_t chunks;
-    int wait_ack;
 };
 
 static const struct lfp_option gen_options[] = {
@@ -51,11 +47,6 @@ static const struct lfp_option gen_options[] = {
      .def = "400",
      .offset = offsetof(struct gen_conf, chunks),
      .desc = "Chunks to emit."},
-    {.name = "wait_ack",
-     .type = LFP_OPT_BOOL,
-     .def = "off",
-     .offset = offsetof(struct gen_conf, wait_ack),
-     .desc = "Emit the next chunk only once the last one is acked."},
     {0},
 };
 
@@ -63,7 +54,6 @@ struct gen_ctx {
     struct lfp_instance *ins;
     const struct lfp_host *host;
     int64_t chunks;
-    int wait_ack;
 };
 
 static atomic_int gen_acks[GEN_CHUNKS];
@@ -81,7 +71,6 @@ static int gen_init(struct lfp_instance *ins, const struct lfp_host *host,
     g.ins = ins;
     g.host = host;
     g.chunks = ((const struct gen_conf *)conf)->chunks;
-    g.wait_ack = ((const struct gen_conf *)conf)->wait_ack;
     *ctx = &g;
     return LFP_OK;
 }
@@ -104,8 +93,6 @@ static int gen_run(void *vctx)
         }
         c->pos_seq = (uint64_t)i;
         g->host->chunk_emit(g->ins, c);
-        while (g->wait_ack && atomic_load(&gen_acks[i]) == 0)
-            (void)poll(NULL, 0, 1);
     }
     return LFP_INPUT_DONE;
 }
@@ -266,68 +253,6 @@ static const struct lfp_output_def fixed_def = {
     .flush = fixed_flush,
 };
 
-/* ---- a filter noting which worker thread saw each chunk ---- */
-
-struct who_conf {
-    int64_t sleep_us;
-};
-
-static const struct lfp_option who_options[] = {
-    {.name = "sleep_us",
-     .type = LFP_OPT_INT,
-     .def = "0",
-     .offset = offsetof(struct who_conf, sleep_us),
-     .desc = "Time each chunk takes."},
-    {0},
-};
-
-static pthread_t who_thread[GEN_CHUNKS];
-
-static int who_init(struct lfp_instance *ins, const struct lfp_host *host,
-                    const void *conf, void **ctx, struct lfp_err *err)
-{
-    (void)ins;
-    (void)host;
-    (void)err;
-    *ctx = (void *)conf;
-    return LFP_OK;
-}
-
-static void who_filter(void *vctx, void *wctx, struct lfp_chunk *c)
-{
-    const struct who_conf *conf = vctx;
-    struct timespec ts = {.tv_nsec = (long)conf->sleep_us * 1000};
-
-    (void)wctx;
-    who_thread[c->pos_seq] = pthread_self();
-    if (conf->sleep_us > 0)
-        (void)nanosleep(&ts, NULL);
-}
-
-static const struct lfp_filter_def who_def = {
-    .abi_version = LFP_ABI_VERSION,
-    .struct_size = sizeof(struct lfp_filter_def),
-    .name = "who",
-    .options = who_options,
-    .conf_size = sizeof(struct who_conf),
-    .init = who_init,
-    .filter = who_filter,
-};
-
-/* Distinct worker threads that saw chunks from..n-1. */
-static int who_count(int from, int n)
-{
-    int distinct = 0;
-
-    for (int i = from; i < n; i++) {
-        int seen = 0;
-        for (int j = from; j < i && !seen; j++)
-            seen = pthread_equal(who_thread[i], who_thread[j]);
-        distinct += !seen;
-    }
-    return distinct;
-}
-
 /* ---- an input that runs until stopped ---- */
 
 static int forever_init(struct lfp_instance *ins, const struct lfp_host *host,
@@ -365,9 +290,6 @@ static const struct lfp_plugin_entry fixed_entry = {
 static const struct lfp_plugin_entry forever_entry = {
     LFP_ABI_VERSION, sizeof(struct lfp_plugin_entry), LFP_KIND_INPUT,
     &forever_def};
-static const struct lfp_plugin_entry who_entry = {
-    LFP_ABI_VERSION, sizeof(struct lfp_plugin_entry), LFP_KIND_FILTER,
-    &who_def};
 
 static int setup(void **state)
 {
@@ -378,7 +300,6 @@ static int setup(void **state)
     assert_int_equal(lf_registry_add(&sink_entry, &err), LFP_OK);
     assert_int_equal(lf_registry_add(&fixed_entry, &err), LFP_OK);
     assert_int_equal(lf_registry_add(&forever_entry, &err), LFP_OK);
-    assert_int_equal(lf_registry_add(&who_entry, &err), LFP_OK);
     return 0;
 }
 
@@ -573,46 +494,6 @@ static void test_blocked_output_spills_to_disk_and_replays_first(void **state)
     lf_free(dir);
 }
 
-/* One chunk at a time: the worker that went idle last takes the next, so
- * one set of caches stays warm. The first chunks may meet workers still
- * starting, so only the later ones count. */
-static void test_light_load_keeps_to_one_worker(void **state)
-{
-    struct lf_engine *e;
-
-    (void)state;
-    fixed_reset();
-    e = engine_from("[service]\n workers 4\n max_chunks 4\n chunk_size 4K\n"
-                    "[input]\n name gen\n tag app.gen\n chunks 60\n"
-                    " wait_ack on\n"
-                    "[filter]\n name who\n match *\n"
-                    "[output]\n name fixed\n match *\n");
-    assert_int_equal(lf_engine_run(e), 0);
-    lf_engine_free(e);
-    assert_int_equal(atomic_load(&fixed_records), 60 * GEN_LINES);
-    assert_int_equal(atomic_load(&fixed_order_errors), 0);
-    assert_int_equal(who_count(20, 60), 1);
-}
-
-/* A burst fills the queue faster than one worker empties it: the others
- * are woken. */
-static void test_burst_wakes_every_worker(void **state)
-{
-    struct lf_engine *e;
-
-    (void)state;
-    fixed_reset();
-    e = engine_from("[service]\n workers 2\n max_chunks 8\n chunk_size 4K\n"
-                    "[input]\n name gen\n tag app.gen\n chunks 60\n"
-                    "[filter]\n name who\n match *\n sleep_us 2000\n"
-                    "[output]\n name fixed\n match *\n");
-    assert_int_equal(lf_engine_run(e), 0);
-    lf_engine_free(e);
-    assert_int_equal(atomic_load(&fixed_records), 60 * GEN_LINES);
-    assert_int_equal(atomic_load(&fixed_order_errors), 0);
-    assert_int_equal(who_count(0, 60), 2);
-}
-
 static void test_auxiliary_input_does_not_block_exit_on_eof(void **state)
 {
     struct lf_engine *e;
@@ -678,8 +559,6 @@ int main(void)
         cmocka_unit_test(test_error_goes_to_the_dead_letter_file_at_once),
         cmocka_unit_test(test_blocked_output_spills_to_disk_and_replays_first),
         cmocka_unit_test(test_auxiliary_input_does_not_block_exit_on_eof),
-        cmocka_unit_test(test_light_load_keeps_to_one_worker),
-        cmocka_unit_test(test_burst_wakes_every_worker),
         cmocka_unit_test(
             test_output_reliability_keys_are_checked_with_file_line),
     };
