@@ -523,6 +523,21 @@ static char *json_value(char *o, const struct lfp_field *f);
  * are also the copy: 16 bytes at a time with SSE2 (two overlapping
  * blocks up to 32 bytes, two overlapping halves of one below 16), or
  * the three bytes of a short string through the class table. */
+/* json_put_if_plain() for 1 to 3 bytes: 0, n/2 and n-1 are all of them. */
+static inline __attribute__((always_inline)) char *
+json_put_short_if_plain(char *o, const char *s, size_t n)
+{
+    unsigned char c0 = (unsigned char)s[0], c1 = (unsigned char)s[n / 2],
+                  c2 = (unsigned char)s[n - 1];
+
+    if (json_class[c0] | json_class[c1] | json_class[c2])
+        return NULL;
+    o[0] = (char)c0;
+    o[n / 2] = (char)c1;
+    o[n - 1] = (char)c2;
+    return o + n;
+}
+
 #ifdef __SSE2__
 static inline __attribute__((always_inline)) char *
 json_put_if_plain(char *o, const char *s, size_t n)
@@ -573,17 +588,7 @@ json_put_if_plain(char *o, const char *s, size_t n)
         memcpy(o + n - 4, &y, 4);
         return o + n;
     }
-    if (n >= 1) { /* bytes 0, n/2 and n-1 are all of them */
-        unsigned char c0 = (unsigned char)s[0], c1 = (unsigned char)s[n / 2],
-                      c2 = (unsigned char)s[n - 1];
-        if (json_class[c0] | json_class[c1] | json_class[c2])
-            return NULL;
-        o[0] = (char)c0;
-        o[n / 2] = (char)c1;
-        o[n - 1] = (char)c2;
-        return o + n;
-    }
-    return NULL;
+    return n >= 1 ? json_put_short_if_plain(o, s, n) : NULL;
 }
 #else
 static inline __attribute__((always_inline)) char *
@@ -613,17 +618,7 @@ json_put_if_plain(char *o, const char *s, size_t n)
         memcpy(o + n - 4, &b, 4);
         return o + n;
     }
-    if (n >= 1) { /* bytes 0, n/2 and n-1 are all of them */
-        unsigned char c0 = (unsigned char)s[0], c1 = (unsigned char)s[n / 2],
-                      c2 = (unsigned char)s[n - 1];
-        if (json_class[c0] | json_class[c1] | json_class[c2])
-            return NULL;
-        o[0] = (char)c0;
-        o[n / 2] = (char)c1;
-        o[n - 1] = (char)c2;
-        return o + n;
-    }
-    return NULL;
+    return n >= 1 ? json_put_short_if_plain(o, s, n) : NULL;
 }
 #endif
 

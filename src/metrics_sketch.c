@@ -210,22 +210,29 @@ void lf_sketch_merge(struct lf_sketch *dst, const struct lf_sketch *src)
     lf_sketch_merge_bins(dst, src);
 }
 
+/* The union [*lo, *hi] of dst's span and the nbins buckets from offset;
+ * whether it fits in max_buckets. When it does, a merge covers it once
+ * and adds the buckets as plain sums; otherwise the folding path takes
+ * them, lowest first. */
+static int sketch_union(const struct lf_sketch *dst, int32_t offset,
+                        int32_t nbins, int32_t *lo, int32_t *hi)
+{
+    *lo = offset;
+    *hi = offset + nbins - 1;
+    if (dst->nbins > 0 && dst->offset < *lo)
+        *lo = dst->offset;
+    if (dst->nbins > 0 && dst->offset + dst->nbins - 1 > *hi)
+        *hi = dst->offset + dst->nbins - 1;
+    return *hi - *lo + 1 <= dst->p->max_buckets;
+}
+
 void lf_sketch_merge_bins(struct lf_sketch *dst, const struct lf_sketch *src)
 {
     int32_t lo, hi;
 
     if (src->nbins == 0)
         return;
-    /* When the union of both spans fits, cover it once and add the
-     * buckets as plain sums; otherwise the folding path takes them,
-     * lowest first. */
-    lo = src->offset;
-    hi = src->offset + src->nbins - 1;
-    if (dst->nbins > 0 && dst->offset < lo)
-        lo = dst->offset;
-    if (dst->nbins > 0 && dst->offset + dst->nbins - 1 > hi)
-        hi = dst->offset + dst->nbins - 1;
-    if (hi - lo + 1 <= dst->p->max_buckets) {
+    if (sketch_union(dst, src->offset, src->nbins, &lo, &hi)) {
         uint64_t *to;
         sketch_cover(dst, lo, hi);
         to = dst->bins + (src->offset - dst->offset);
@@ -320,13 +327,7 @@ void lf_sketch_merge_bins32(struct lf_sketch *dst,
 
     if (src->nbins == 0)
         return;
-    lo = src->offset;
-    hi = src->offset + src->nbins - 1;
-    if (dst->nbins > 0 && dst->offset < lo)
-        lo = dst->offset;
-    if (dst->nbins > 0 && dst->offset + dst->nbins - 1 > hi)
-        hi = dst->offset + dst->nbins - 1;
-    if (hi - lo + 1 <= dst->p->max_buckets) {
+    if (sketch_union(dst, src->offset, src->nbins, &lo, &hi)) {
         uint64_t *to;
         sketch_cover(dst, lo, hi);
         to = dst->bins + (src->offset - dst->offset);
