@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -365,6 +366,14 @@ static void engine_worker_setup(struct lf_engine *e, struct engine_worker *w)
         w->metrics = lf_metrics_shard_new(e->metrics);
 }
 
+void lf_engine_name_thread(pthread_t t, const char *prefix, const char *name)
+{
+    char buf[16];
+
+    (void)snprintf(buf, sizeof(buf), "%s%s", prefix, name);
+    (void)pthread_setname_np(t, buf);
+}
+
 static int engine_start_threads(struct lf_engine *e)
 {
     e->nworkers = (int)e->svc.workers;
@@ -375,16 +384,20 @@ static int engine_start_threads(struct lf_engine *e)
     }
     for (int i = 0; i < e->nworkers; i++) {
         struct engine_worker *w = &e->workers[i];
+        char name[8];
         engine_worker_setup(e, w);
         if (pthread_create(&w->thread, NULL, engine_worker_main, w) != 0)
             return LFP_ERR_IO;
         w->started = 1;
+        (void)snprintf(name, sizeof(name), "%d", i);
+        lf_engine_name_thread(w->thread, "worker:", name);
     }
     for (int i = 0; i < e->ninputs; i++) {
         struct engine_input *in = &e->inputs[i];
         if (pthread_create(&in->thread, NULL, engine_input_main, in) != 0)
             return LFP_ERR_IO;
         in->started = 1;
+        lf_engine_name_thread(in->thread, "", in->ins.label);
     }
     return LFP_OK;
 }

@@ -199,6 +199,10 @@ int lf_engine_build(struct lf_engine *e, const struct lf_config *conf,
  * disk); the last one acks it to its input and returns it to the pool. */
 void lf_engine_chunk_done(struct lf_engine *e, struct lfp_chunk *c);
 int64_t lf_engine_now_ms(void);
+/* Names thread t "<prefix><name>", cut to the 15 bytes a thread name
+ * holds, so that top -H and /proc/<pid>/task/<tid>/comm tell the stages
+ * apart. A failure is harmless and ignored. */
+void lf_engine_name_thread(pthread_t t, const char *prefix, const char *name);
 
 /* engine_reload.c: builds e->next from the configuration file again and,
  * if it is valid, sets e->is_reloading; otherwise logs why and keeps the

@@ -563,11 +563,13 @@ int lf_engine_output_start(struct engine_output *o)
     if (pthread_create(&o->thread, NULL, output_send_main, o) != 0)
         return LFP_ERR_IO;
     o->started = 1;
+    lf_engine_name_thread(o->thread, "", o->ins.label);
     if (!o->storage)
         return LFP_OK;
     if (pthread_create(&o->spill_thread, NULL, output_spill_main, o) != 0)
         return LFP_ERR_IO;
     o->spill_started = 1;
+    lf_engine_name_thread(o->spill_thread, "sp:", o->ins.label);
     return LFP_OK;
 }
 

@@ -2,8 +2,11 @@
 """The file output: records land as valid JSON lines, also after a crash
 left a torn last line in the file."""
 import json
+import signal
+import subprocess
+from pathlib import Path
 
-from conftest import run_logferry, write_config
+from conftest import deadline, run_logferry, wait_until, write_config
 
 
 def config(repo_root, out):
@@ -77,3 +80,35 @@ def test_preallocate_is_not_tried_on_a_character_device(repo_root, workdir):
     res = run_logferry(["-c", conf], timeout=60)
     assert res.rc == 0, res.stderr
     assert "records_out=200" in res.stderr
+
+
+def test_threads_carry_their_stage_names(lf_bin, repo_root, workdir):
+    """top -H and /proc/<pid>/task/*/comm tell the stages apart: the input
+    and the output by instance, the workers by number, the spiller of an
+    output with a disk buffer by its output."""
+    out = workdir / "out.jsonl"
+    conf = workdir / "lf.conf"
+    text = config(repo_root, out).replace("exit_on_eof on", "exit_on_eof off")
+    write_config(conf, "[service]\n    workers 2\n    storage.path %s\n"
+                 % (workdir / "buf") + text)
+    proc = subprocess.Popen([str(lf_bin), "-c", str(conf)],
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        def names():
+            found = set()
+            for task in Path("/proc/%d/task" % proc.pid).iterdir():
+                try:
+                    found.add((task / "comm").read_text().strip())
+                except OSError:  # the thread ended meanwhile
+                    pass
+            return found
+        want = {"in_tail:0", "worker:0", "worker:1", "out_file:0",
+                "sp:out_file:0"}
+        assert wait_until(lambda: want <= names(), deadline(10)), \
+            "threads: %s" % sorted(names())
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=deadline(30))
+    assert proc.returncode == 0, err.decode(errors="replace")
+    assert len(out.read_bytes().split(b"\n")) == 201
