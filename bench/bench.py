@@ -418,6 +418,29 @@ def proc_cpu_s(pid):
     return int(fields[11]) / tck, int(fields[12]) / tck
 
 
+def proc_thread_cpu_s(pid):
+    """{thread name: user + system CPU seconds so far} of process pid's
+    threads (logferry names them by stage: in_tail:0, worker:0, ...);
+    threads of the same name are added up."""
+    tck = os.sysconf("SC_CLK_TCK")
+    out = {}
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                head, rest = f.read().rsplit(")", 1)
+        except OSError:  # the thread ended meanwhile
+            continue
+        name = head.split("(", 1)[1]
+        fields = rest.split()
+        out[name] = out.get(name, 0.0) + \
+            (int(fields[11]) + int(fields[12])) / tck
+    return out
+
+
 def proc_peak_rss(pid):
     """VmHWM of process pid in bytes: the peak resident set size so far."""
     with open("/proc/%d/status" % pid) as f:
@@ -520,7 +543,7 @@ class Steady:
         fd = os.open(self.tailed, os.O_WRONLY | os.O_APPEND)
         sent = {}  # marker seq -> monotonic time just before its write
         written = seq = next_mark = ticks = 0
-        cpu0 = None
+        cpu0 = threads0 = None
         t0 = time.monotonic()
         try:
             while True:
@@ -530,6 +553,7 @@ class Steady:
                     break
                 if cpu0 is None and elapsed >= self.warmup_s:
                     cpu0 = (now, proc_cpu_s(proc.pid))
+                    threads0 = proc_thread_cpu_s(proc.pid)
                 # Whole lines up to the bytes due: a late tick catches up.
                 batch, marked, size = [], [], 0
                 while written + size < self.rate * elapsed:
@@ -558,8 +582,9 @@ class Steady:
                 time.sleep(max(0.0, t0 + ticks * self.TICK_S
                                - time.monotonic()))
             cpu1 = (time.monotonic(), proc_cpu_s(proc.pid))
+            threads1 = proc_thread_cpu_s(proc.pid)
             if cpu0 is None:  # a run too short to pass its warm-up
-                cpu0 = cpu1
+                cpu0, threads0 = cpu1, threads1
         finally:
             os.close(fd)
             source.close()
@@ -585,6 +610,11 @@ class Steady:
             # cache: ext4 takes more per byte once the file is large.
             "user_pct": 100.0 * user / window if window > 0 else None,
             "sys_pct": 100.0 * system / window if window > 0 else None,
+            # Where it goes: % of one core per thread over the window.
+            "thread_pct": {
+                name: 100.0 * (t - threads0.get(name, 0.0)) / window
+                for name, t in sorted(threads1.items())} if window > 0
+            else {},
         }
 
     def drain(self, proc, reader, lines):
@@ -798,6 +828,10 @@ def print_steady(st):
           "%s%%); peak RSS %s MiB" % (
               st["cpu_s"], fmt_num(st["cpu_pct"]), fmt_num(st["user_pct"]),
               fmt_num(st["sys_pct"]), fmt_num(st["peak_rss_mib"])))
+    if st.get("thread_pct"):
+        print("  by thread: %s" % ", ".join(
+            "%s %s%%" % (name, fmt_num(pct))
+            for name, pct in st["thread_pct"].items()))
     if lat["samples"]:
         print("  latency over %d marked lines: median %.1f ms, p99 %.1f ms, "
               "max %.1f ms" % (lat["samples"], lat["median_ms"],
