@@ -9,14 +9,14 @@
  * worse, be skipped on invalid input. JIT compilation is used when the
  * platform has it; the interpreter otherwise.
  *
- * At init every named group gets a struct regex_group: its number and a
- * resolved struct lf_parser_key (name from PCRE2's name table, which lives
- * as long as the code, or its rename; type; time key) and its emit
- * function (values.h: the type's handler, taken once), sorted by group
- * number.
+ * At init every named group gets a struct lf_parser_group (values.h): its
+ * number, a resolved struct lf_parser_key (name from PCRE2's name table,
+ * which lives as long as the code, or its rename; type; time key), its
+ * type's handler and the fields it becomes, sorted by group number.
  * Per line there is one match, one reservation of the most fields the
- * groups may add, and a walk over that array: values point into the raw
- * line, nothing is copied, no name is compared, no type is switched on.
+ * groups may add, and one walk over that array (lf_parser_emit_groups(),
+ * which reads the common forms inline): values point into the raw line,
+ * nothing is copied, no name is compared.
  *
  * Each worker owns its match data, match context and JIT stack.
  *
@@ -47,21 +47,14 @@ _Static_assert(sizeof(PCRE2_SIZE) == sizeof(size_t) &&
                    LF_REGEX_FAST_UNSET == PCRE2_UNSET,
                "regex_fast.h offsets are PCRE2's");
 
-struct regex_group {
-    uint32_t num; /* capture group number */
-    size_t ov_at; /* 2 * num: its start's index in the ovector */
-    struct lf_parser_key key;
-    lf_parser_emit_fn emit; /* key's emit function: its room reserved */
-};
-
 struct regex_ctx {
     pcre2_general_context *gctx;
     pcre2_code *code;
     int is_jit;
     lf_regex_fast_fn fast; /* hand-written matcher for this pattern, or NULL */
     uint32_t ngroups;
-    uint32_t nfields;           /* fields a line may add, at most */
-    struct regex_group *groups; /* named groups by number */
+    uint32_t nfields;               /* fields a line may add, at most */
+    struct lf_parser_group *groups; /* named groups by number */
 };
 
 struct regex_worker {
@@ -86,7 +79,7 @@ static void regex_free(void *p, void *data)
 
 static int regex_group_cmp(const void *a, const void *b)
 {
-    const struct regex_group *ga = a, *gb = b;
+    const struct lf_parser_group *ga = a, *gb = b;
 
     return ga->num < gb->num ? -1 : ga->num > gb->num;
 }
@@ -110,10 +103,8 @@ static int regex_groups(const struct lf_parser *p, struct regex_ctx *ctx,
         PCRE2_SPTR e = table + (size_t)i * entry_size;
         const char *name = (const char *)e + 2;
 
-        ctx->groups[i].num = (uint32_t)e[0] << 8 | e[1];
-        ctx->groups[i].ov_at = 2 * (size_t)ctx->groups[i].num;
-        lf_parser_key_init(p, &ctx->groups[i].key, name, strlen(name));
-        ctx->groups[i].emit = lf_parser_emit_str_fn(&ctx->groups[i].key);
+        lf_parser_group_init(p, &ctx->groups[i], (uint32_t)e[0] << 8 | e[1],
+                             name, strlen(name));
         ctx->nfields += lf_parser_emit_room(&ctx->groups[i].key);
     }
     qsort(ctx->groups, count, sizeof(*ctx->groups), regex_group_cmp);
@@ -232,7 +223,7 @@ static int regex_parse(const void *ectx, void *ewctx,
     PCRE2_SPTR subject = (PCRE2_SPTR)(rec->raw ? rec->raw : "");
     const PCRE2_SIZE *ov = rw->ov;
     const char *raw = (const char *)subject;
-    const struct regex_group *g = ctx->groups, *g_end = g + ctx->ngroups;
+    const struct lf_parser_group *g = ctx->groups, *g_end = g + ctx->ngroups;
     int rc = 0;
 
     if (ctx->fast) /* 0: undecided, PCRE2 answers */
@@ -247,19 +238,10 @@ static int regex_parse(const void *ectx, void *ewctx,
         return LFP_ERR_PARSE;
     lf_record_reserve(line->chunk, rec, ctx->nfields);
     /* Groups from the first numbered rc on are unset: the walk stops
-     * before them. Locals, as the calls below could change what ctx and
-     * rec point to for all the compiler knows (a nested value swaps
-     * rec->raw for its run and puts it back). */
+     * before them. */
     while (g_end > g && g_end[-1].num >= (uint32_t)rc)
         g_end--;
-    for (; g < g_end; g++) {
-        PCRE2_SIZE start = ov[g->ov_at];
-        PCRE2_SIZE end = ov[g->ov_at + 1];
-
-        if (start == PCRE2_UNSET || end < start)
-            continue;
-        g->emit(line, &g->key, raw + start, end - start);
-    }
+    lf_parser_emit_groups(line, g, g_end, raw, ov);
     return LFP_OK;
 }
 

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "values.h"
+#include "values_read.h"
 
 #include "../parser_int.h"
 #include "chunk.h"
@@ -94,11 +95,6 @@ int lf_parser_type_names(int type)
 
 /* ---- scalar conversion -------------------------------------------------- */
 
-static int values_is_dash(const char *s, size_t n)
-{
-    return n == 0 || (n == 1 && s[0] == '-');
-}
-
 /* values_to_int() for more than 18 digits, which may overflow. */
 static __attribute__((noinline)) int
 values_to_int_long(const char *p, const char *end, int is_neg, int64_t *v)
@@ -140,25 +136,6 @@ static inline int values_to_int_short(const char *s, size_t n, int64_t *v)
     return 0;
 }
 
-/* values_to_int_short() for 1 to 18 digits without a sign (a status, a
- * size): the only checks the loop needs are the length and the bytes. */
-static inline __attribute__((always_inline)) int
-values_to_uint_short(const char *s, size_t n, int64_t *v)
-{
-    uint64_t u = 0;
-
-    if (n - 1 > 18 - 1)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t digit = (uint64_t)(unsigned char)s[i] - '0';
-        if (digit > 9)
-            return -1;
-        u = u * 10 + digit;
-    }
-    *v = (int64_t)u;
-    return 0;
-}
-
 /* Decimal integer with an optional sign, the whole of s[0..n). */
 static inline int values_to_int(const char *s, size_t n, int64_t *v)
 {
@@ -196,77 +173,6 @@ static int values_is_decimal(const char *s, size_t n)
             return 0;
     }
     return i == n;
-}
-
-/* The common case without strtod: [+-]digits[.digits] whose digits make
- * an integer m below 2^53, at most 16 of them. m and 10^k are exact
- * doubles, so m / 10^k is correctly rounded, as strtod would be. One pass
- * over the bytes: the lengths give the digit counts. */
-static inline int values_fast_float(const char *s, size_t n, double *d)
-{
-    static const double pow10[17] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,
-                                     1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-                                     1e12, 1e13, 1e14, 1e15, 1e16};
-    const char *p = s, *end = s + n, *start;
-    size_t frac = 0, has_point = 0, digits;
-    uint64_t m = 0, c;
-
-    /* A sign, 16 digits and a point at most; 18 digits cannot overflow m
-     * before the count below rejects them. */
-    if (n == 0 || n > 18)
-        return -1;
-    if (*p == '-' || *p == '+')
-        p++;
-    start = p;
-    for (; p < end && (c = (uint64_t)(unsigned char)*p - '0') <= 9; p++)
-        m = m * 10 + c;
-    if (p < end) {
-        if (*p++ != '.')
-            return -1;
-        has_point = 1;
-        frac = (size_t)(end - p);
-        for (; p < end && (c = (uint64_t)(unsigned char)*p - '0') <= 9; p++)
-            m = m * 10 + c;
-        if (p < end)
-            return -1;
-    }
-    digits = (size_t)(end - start) - has_point;
-    if (digits == 0 || digits > 16 || m > (UINT64_C(1) << 53))
-        return -1;
-    *d = (double)m / pow10[frac];
-    if (s[0] == '-')
-        *d = -*d;
-    return 0;
-}
-
-/* "d.ddd" or "dd.ddd", in thousandths: how nginx writes $request_time
- * and the $upstream_*_time values, four of them a line. Straight-line
- * checks of the five or six bytes, where the general loops spend a
- * branch per byte; the integer is the m of values_fast_float() and the
- * point is three digits from the end, so m / 1e3 is its double, and
- * m * 10^(6 - unit) ns its duration in units of 10^-unit s (unit <= 6). */
-static inline __attribute__((always_inline)) int
-values_to_milli(const char *s, size_t n, unsigned *milli)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    unsigned w, a, b, c;
-
-    if (n - 5 > 1 || u[n - 4] != '.')
-        return -1;
-    w = u[0] - '0';
-    a = u[n - 3] - '0';
-    b = u[n - 2] - '0';
-    c = u[n - 1] - '0';
-    if (w > 9 || a > 9 || b > 9 || c > 9)
-        return -1;
-    if (n == 6) {
-        unsigned w1 = u[1] - '0';
-        if (w1 > 9)
-            return -1;
-        w = w * 10 + w1;
-    }
-    *milli = w * 1000 + a * 100 + b * 10 + c; /* at most 99,999 */
-    return 0;
 }
 
 /* The rare case: exponents, more digits; the text as strtod reads it. */
@@ -832,23 +738,6 @@ static void values_float_list(struct lf_parser_line *line,
                     &(struct lfp_field){.type = LFP_T_FLOAT, .v.d = d});
 }
 
-/* Whether s[0..n), 8 to 16 bytes (an upstream address and port), holds
- * a blank: two overlapping words, each tested for a byte equal to ' ' (a
- * zero byte of w ^ blanks) at once, where memchr's call and set-up cost
- * more. */
-static inline int values_has_blank_8_16(const char *s, size_t n)
-{
-    const uint64_t ones = UINT64_C(0x0101010101010101);
-    const uint64_t blanks = ones * ' ';
-    uint64_t a, b;
-
-    memcpy(&a, s, sizeof(a));
-    memcpy(&b, s + n - sizeof(b), sizeof(b));
-    a ^= blanks;
-    b ^= blanks;
-    return ((((a - ones) & ~a) | ((b - ones) & ~b)) & (ones << 7)) != 0;
-}
-
 static __attribute__((noinline)) void
 values_str_list_other(struct lf_parser_line *line,
                       const struct lf_parser_key *k, const char *s, size_t n)
@@ -935,49 +824,6 @@ static inline size_t values_ipv4_prefix(const char *s, size_t n,
             return 0;
     }
     return i;
-}
-
-/* Whether s[0..n), 8 to 15 bytes, is a dotted quad: what
- * values_ipv4_prefix(s, n, bin) == n says, for the common client
- * address. The bytes are moved with two overlapping word loads into a
- * buffer that ends in a byte neither digit nor '.', so the parts are read
- * without a bound check per byte: no part runs past it. */
-static inline int values_is_quad(const char *s, size_t n)
-{
-    unsigned char u[24];
-    uint64_t lo, hi;
-    size_t i = 0;
-
-    memcpy(&lo, s, sizeof(lo));
-    memcpy(&hi, s + n - sizeof(hi), sizeof(hi));
-    memcpy(u, &lo, sizeof(lo));
-    memcpy(u + n - sizeof(hi), &hi, sizeof(hi));
-    u[n] = 0;
-    for (int part = 0; part < 4; part++) {
-        unsigned d0 = u[i] - '0', d1, d2;
-
-        if (d0 > 9)
-            return 0;
-        d1 = u[i + 1] - '0';
-        if (d1 > 9) {
-            i += 1;
-        } else {
-            /* a leading zero is the whole part */
-            if (d0 == 0)
-                return 0;
-            d2 = u[i + 2] - '0';
-            if (d2 > 9) {
-                i += 2;
-            } else {
-                if (d0 * 100 + d1 * 10 + d2 > 255)
-                    return 0;
-                i += 3;
-            }
-        }
-        if (part < 3 && u[i++] != '.')
-            return 0;
-    }
-    return i == n;
 }
 
 static inline int values_is_hex(unsigned char c)
@@ -1419,6 +1265,11 @@ static void values_time(struct lf_parser_line *line,
 lf_parser_emit_fn lf_parser_emit_str_fn(const struct lf_parser_key *k)
 {
     return k->is_time ? values_time : values_emit[k->type];
+}
+
+lf_parser_emit_fn lf_parser_emit_value_fn(const struct lf_parser_key *k)
+{
+    return values_emit[k->type];
 }
 
 uint32_t lf_parser_emit_room(const struct lf_parser_key *k)

@@ -13,6 +13,7 @@
 #define LF_VALUES_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "parser.h"
 
@@ -27,10 +28,47 @@ typedef void (*lf_parser_emit_fn)(struct lf_parser_line *line,
  * hands over. k must outlive the calls. Thread: any. */
 lf_parser_emit_fn lf_parser_emit_str_fn(const struct lf_parser_key *k);
 
+/* lf_parser_emit_str_fn() without the time: k's type handler alone, for
+ * a caller that has taken the time itself (lf_parser_take_time()). */
+lf_parser_emit_fn lf_parser_emit_value_fn(const struct lf_parser_key *k);
+
 /* The fields a value of k may take from the room reserved for it:
  * lf_parser_key_nfields(k), and one more for a list type, whose array of
  * one attempt is taken from the end of that room (it lowers the record's
  * fields_cap). Thread: any. */
 uint32_t lf_parser_emit_room(const struct lf_parser_key *k);
+
+/* A named group of a regex, resolved once: its key and type handler,
+ * and for the common types the fields its value becomes, built ahead
+ * (names, key flags, types), so that a line's walk copies them and fills
+ * in the value. Fields private to values_groups.c. */
+#define LF_PARSER_GROUP_HEADS 3
+struct lf_parser_group {
+    uint32_t num; /* capture group number: its offsets are ov[2 num + 0/1] */
+    uint8_t op;   /* values_groups.c: the inline path, or the handler */
+    uint8_t nheads;
+    int64_t scale; /* durations: ns per thousandth of the value's unit */
+    struct lf_parser_key key;
+    lf_parser_emit_fn emit; /* key's type handler, without the time */
+    struct lfp_field head[LF_PARSER_GROUP_HEADS];
+};
+
+/* Fills g for group number num, named name[0..name_len) (storage that
+ * outlives the parser's use of g, as for lf_parser_key_init()).
+ * Thread: start-up. */
+void lf_parser_group_init(const struct lf_parser *p, struct lf_parser_group *g,
+                          uint32_t num, const char *name, size_t name_len);
+
+/* Adds the values of groups g[0..end - g) of a line: group k's value is
+ * subject[ov[2 num]..ov[2 num + 1]), left out when its start is SIZE_MAX
+ * (unset) or past its end. The caller reserved lf_parser_emit_room() of
+ * each group's key in the record. The common forms of the common types
+ * are read inline, in one walk, the rest by the type's handler; the
+ * fields are what lf_parser_emit_str() would add, in group order.
+ * Thread: a worker, with its line. */
+void lf_parser_emit_groups(struct lf_parser_line *line,
+                           const struct lf_parser_group *g,
+                           const struct lf_parser_group *end,
+                           const char *subject, const size_t *ov);
 
 #endif

@@ -22,6 +22,8 @@
 #include "parser.h"
 #include "timeutil.h"
 
+#include "../../parsers/values/values.h"
+
 #define NS INT64_C(1000000000)
 /* A time_format list of one format. */
 #define TIME_FORMAT(s)                                                         \
@@ -1070,6 +1072,175 @@ static void test_list_of_one_attempt(void **state)
     assert_int_equal(e[0].n, 2); /* "a " */
     assert_str(rec, "ad", "b");
     assert_int_equal(lf_parser_conv_errors(fx.p), 2);
+    fixture_close(&fx);
+}
+
+/* ---- the group walk ---------------------------------------------------- */
+
+/* Two values as equal as the JSON writer and the finders can tell:
+ * the same type, flags, length and value (strings at the same address,
+ * arrays element by element). */
+static void assert_same_value(const struct lfp_field *a,
+                              const struct lfp_field *b)
+{
+    assert_int_equal(a->type, b->type);
+    assert_int_equal(a->flags, b->flags);
+    assert_int_equal(a->n, b->n);
+    switch (a->type) {
+    case LFP_T_STR:
+        assert_ptr_equal(a->v.s, b->v.s);
+        break;
+    case LFP_T_INT:
+    case LFP_T_BOOL:
+        assert_int_equal(a->v.i, b->v.i);
+        break;
+    case LFP_T_FLOAT:
+        assert_memory_equal(&a->v.d, &b->v.d, sizeof(double));
+        break;
+    case LFP_T_ARRAY:
+        for (uint32_t i = 0; i < a->n; i++)
+            assert_same_value(&a->v.arr[i], &b->v.arr[i]);
+        break;
+    default:
+        break;
+    }
+}
+
+/* value as group `name` through lf_parser_emit_groups() (in the room the
+ * regex engine reserves) and through lf_parser_emit_str(), the type's
+ * handler: the same fields, record flags, time and counts. */
+static void walk_compare(struct fixture *fx, const char *name,
+                         const char *value)
+{
+    struct lf_parser_group g;
+    struct lf_timecache tca = {0}, tcb = {0};
+    struct lfp_record ra = {0}, rb = {0};
+    struct lf_parser_line la = {
+        .p = fx->p, .w = fx->w, .chunk = fx->chunk, .rec = &ra, .tc = &tca};
+    struct lf_parser_line lb = {
+        .p = fx->p, .w = fx->w, .chunk = fx->chunk, .rec = &rb, .tc = &tcb};
+    size_t n = strlen(value);
+    size_t ov[4] = {SIZE_MAX, SIZE_MAX, 0, n};
+    uint32_t room;
+
+    lf_parser_group_init(fx->p, &g, 1, name, strlen(name));
+    room = lf_parser_emit_room(&g.key);
+    lf_record_reserve(fx->chunk, &ra, room);
+    room = ra.fields_cap;
+    lf_parser_emit_groups(&la, &g, &g + 1, value, ov);
+    lf_parser_emit_str(&lb, &g.key, value, n);
+    if (ra.nfields != rb.nfields)
+        fail_msg("%s \"%s\": %u fields walked, %u by the handler", name, value,
+                 ra.nfields, rb.nfields);
+    /* within the room: values plus the array taken below it */
+    assert_true(ra.nfields <= ra.fields_cap && ra.fields_cap <= room);
+    for (uint32_t i = 0; i < ra.nfields; i++) {
+        assert_ptr_equal(ra.fields[i].key, rb.fields[i].key);
+        assert_int_equal(ra.fields[i].key_len, rb.fields[i].key_len);
+        assert_same_value(&ra.fields[i], &rb.fields[i]);
+    }
+    assert_int_equal(ra.flags, rb.flags);
+    assert_int_equal(la.has_time, lb.has_time);
+    if (la.has_time && !(ra.flags & LFP_REC_TIME_ERROR))
+        assert_int_equal(ra.ts_ns, rb.ts_ns);
+    assert_int_equal(la.conv_errors, lb.conv_errors);
+    assert_int_equal(la.time_errors, lb.time_errors);
+}
+
+/* Every type the walk reads inline, and some it leaves to the handler,
+ * on the shapes either side of its inline forms. */
+static void test_group_walk_gives_the_handlers_fields(void **state)
+{
+    static const char *const names[] = {
+        "str", "opt", "i",  "d",   "dn", "ds", "fl", "fl3", "fl1", "il",
+        "sl",  "sl1", "ad", "ad1", "t",  "ht", "u",  "sec", "b"};
+    static const char *const values[] = {"",
+                                         "-",
+                                         "--",
+                                         "0",
+                                         "7",
+                                         "200",
+                                         "-5",
+                                         "+5",
+                                         "007",
+                                         "999999999999999999",
+                                         "9999999999999999999",
+                                         "12345678901234567890",
+                                         "0.025",
+                                         "0.000",
+                                         "12.345",
+                                         "99.999",
+                                         "123.456",
+                                         "1.5",
+                                         "1.",
+                                         ".5",
+                                         "-0.025",
+                                         "1e3",
+                                         "0x10",
+                                         "a.bcd",
+                                         "1.23a",
+                                         "00.000",
+                                         "0.0250",
+                                         "502, 504",
+                                         "502, 504 : 200",
+                                         "0.1, 0.2",
+                                         "- : 0.3",
+                                         "10.0.1.13:8080",
+                                         "10.0.1.13:80",
+                                         "1.2.3.4",
+                                         "1.2.3.45",
+                                         "255.255.255.255",
+                                         "256.255.255.255",
+                                         "01.2.3.4",
+                                         "1.2.3.4.5",
+                                         "10.0.0.1 ",
+                                         "a b",
+                                         "abcdefgh",
+                                         "abcdefghijklmnop",
+                                         "abcdefghijklmnopq",
+                                         "abcdefgh jklmnopq",
+                                         "abcdefg, ijklmnop",
+                                         "abcdefg ",
+                                         " bcdefgh",
+                                         "::1",
+                                         "[::1]:80",
+                                         "01/Jun/2025:00:00:00 +0000",
+                                         "31/Dec/2025:23:59:59 +0100",
+                                         "32/Jun/2025:00:00:00 +0000",
+                                         "HTTP/1.1",
+                                         "true",
+                                         "off",
+                                         "\"quoted\"",
+                                         "caf\xc3\xa9"};
+    char *types[] = {"opt:optional",   "i:int",           "d:duration_ms",
+                     "dn:duration_ns", "ds:duration_s",   "fl:float_list",
+                     "fl3:float_list", "fl1:float_list",  "il:int_list",
+                     "sl:str_list",    "sl1:str_list",    "ad:addr",
+                     "ad1:addr",       "ht:http_version", "u:uint",
+                     "sec:seconds_ms", "b:bool"};
+    char *renames[] = {
+        "str:s.out",           "fl:f.last/f.all",     "fl3:g.last/g.all/g.n",
+        "il:i.last/i.all/i.n", "sl:a.last/a.all/a.n", "ad:c.address/c.ip",
+        "i:http.status"};
+    char *tf[] = {"%d/%b/%Y:%H:%M:%S %z"};
+    struct lf_parser_conf conf = {
+        .name = "walk",
+        .regex = "^(?<str>.)(?<opt>.)(?<i>.)(?<d>.)(?<dn>.)(?<ds>.)(?<fl>.)"
+                 "(?<fl3>.)(?<fl1>.)(?<il>.)(?<sl>.)(?<sl1>.)(?<ad>.)"
+                 "(?<ad1>.)(?<t>.)(?<ht>.)(?<u>.)(?<sec>.)(?<b>.)$",
+        .time_key = "t",
+        .time_format = {.items = tf, .n = 1},
+        .types = {.items = types, .n = sizeof(types) / sizeof(types[0])},
+        .rename = {.items = renames, .n = sizeof(renames) / sizeof(renames[0])},
+        .ecs = 1,
+    };
+    struct fixture fx;
+
+    (void)state;
+    fixture_open(&fx, &conf);
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        for (size_t j = 0; j < sizeof(values) / sizeof(values[0]); j++)
+            walk_compare(&fx, names[i], values[j]);
     fixture_close(&fx);
 }
 
@@ -2342,6 +2513,7 @@ int main(void)
         cmocka_unit_test(test_list_element_that_does_not_convert_stays_string),
         cmocka_unit_test(test_float_edge_shapes_match_strtod),
         cmocka_unit_test(test_list_of_one_attempt),
+        cmocka_unit_test(test_group_walk_gives_the_handlers_fields),
         cmocka_unit_test(test_str_list_blanks_near_word_lengths),
         cmocka_unit_test(test_lists_of_one_attempt_stay_in_their_room),
         cmocka_unit_test(test_number_shapes_convert_as_the_reference),

@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * values_groups.c - a regex line's named groups turned into fields in one
+ * walk.
+ *
+ * Calling the type's handler per group costs a call, its saved registers
+ * and a reload of the record per value, for values most of which take a
+ * few stores: a string, a status, "0.025" of an upstream timing. Here the
+ * walk keeps the record's next field and its spare room (where a list of
+ * one attempt takes its array, as values_list_one() does) in locals, and
+ * reads the common form of each common type inline:
+ *
+ *   string, optional      the value as is ("-" and "" leave an optional out)
+ *   int                   1 to 18 digits
+ *   duration (s to us)    "d.ddd" or "dd.ddd"
+ *   float/int/str_list    one attempt: "d.ddd", a short decimal; digits;
+ *                         8 to 16 bytes without a blank
+ *   addr                  a dotted quad of 8 to 15 bytes
+ *   the time key          lf_parser_take_time(), then its type's handler
+ *
+ * Each field is copied from a head built at init (name, its length, type
+ * and key flags) and gets its value. Anything else, including the time
+ * field when it is kept, goes to the type's handler with the record
+ * brought up to date, exactly as lf_parser_emit_str() would: the fields
+ * are the same either way (test_parser compares them on the corpus).
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "values.h"
+#include "values_read.h"
+
+#include "../parser_int.h"
+#include "parser.h"
+
+_Static_assert(LF_PARSER_GROUP_HEADS == LF_PARSER_NAMES,
+               "a head for every output name");
+
+enum values_group_op {
+    VALUES_OP_CALL = 0, /* the handler, always */
+    VALUES_OP_STR,
+    VALUES_OP_OPTIONAL,
+    VALUES_OP_INT,
+    VALUES_OP_DURATION,
+    VALUES_OP_FLOAT_LIST,
+    VALUES_OP_INT_LIST,
+    VALUES_OP_STR_LIST,
+    VALUES_OP_ADDR,
+    VALUES_OP_TIME,
+};
+
+/* The head of output i of k: its name, length and flags, and the type. */
+static struct lfp_field values_group_head(const struct lf_parser_key *k, int i,
+                                          uint8_t type, uint8_t flags)
+{
+    const struct lf_parser_rule *r = k->rule;
+
+    if (i == 0)
+        return (struct lfp_field){.key = k->key,
+                                  .key_len = k->key_len,
+                                  .type = type,
+                                  .flags = (uint8_t)(k->key_flags | flags)};
+    return (struct lfp_field){.key = r->names[i],
+                              .key_len = r->name_lens[i],
+                              .type = type,
+                              .flags = (uint8_t)(r->name_flags[i] | flags)};
+}
+
+/* A list type's heads: the last attempt's value, the array of one
+ * element, and the count of 1 when the rule names it. A list whose rule
+ * names no array keeps its handler. */
+static void values_group_list(struct lf_parser_group *g, uint8_t op,
+                              uint8_t type, uint8_t flags)
+{
+    const struct lf_parser_rule *r = g->key.rule;
+
+    if (!r || !r->names[1])
+        return;
+    g->op = op;
+    g->head[0] = values_group_head(&g->key, 0, type, flags);
+    g->head[1] = values_group_head(&g->key, 1, LFP_T_ARRAY, 0);
+    g->head[1].n = 1;
+    g->nheads = 2;
+    if (r->names[2]) {
+        g->head[2] = values_group_head(&g->key, 2, LFP_T_INT, 0);
+        g->head[2].v.i = 1;
+        g->nheads = 3;
+    }
+}
+
+static void values_group_addr(struct lf_parser_group *g)
+{
+    const struct lf_parser_rule *r = g->key.rule;
+
+    g->op = VALUES_OP_ADDR;
+    g->head[0] = values_group_head(&g->key, 0, LFP_T_STR, 0);
+    g->nheads = 1;
+    if (r && r->names[1]) {
+        g->head[1] = values_group_head(&g->key, 1, LFP_T_STR, 0);
+        g->nheads = 2;
+    }
+}
+
+static void values_group_scalar(struct lf_parser_group *g)
+{
+    static const int64_t milli_ns[7] = {1000000, 100000, 10000, 1000,
+                                        100,     10,     1};
+    int unit = g->key.rule ? g->key.rule->unit : 0;
+
+    switch (g->key.type) {
+    case LF_PT_STRING:
+    case LF_PT_NATIVE:
+        g->op = VALUES_OP_STR;
+        break;
+    case LF_PT_OPTIONAL:
+        g->op = VALUES_OP_OPTIONAL;
+        break;
+    case LF_PT_INT:
+        g->op = VALUES_OP_INT;
+        g->head[0] = values_group_head(&g->key, 0, LFP_T_INT, 0);
+        return;
+    case LF_PT_DURATION:
+        if (unit > 6)
+            return;
+        g->op = VALUES_OP_DURATION;
+        g->scale = milli_ns[unit];
+        g->head[0] = values_group_head(&g->key, 0, LFP_T_INT, 0);
+        return;
+    default:
+        return;
+    }
+    g->head[0] = values_group_head(&g->key, 0, LFP_T_STR, LFP_FIELD_ESCAPE);
+}
+
+void lf_parser_group_init(const struct lf_parser *p, struct lf_parser_group *g,
+                          uint32_t num, const char *name, size_t name_len)
+{
+    memset(g, 0, sizeof(*g));
+    g->num = num;
+    lf_parser_key_init(p, &g->key, name, name_len);
+    g->emit = lf_parser_emit_value_fn(&g->key);
+    g->nheads = 1;
+    if (g->key.is_time) {
+        g->op = VALUES_OP_TIME;
+        return;
+    }
+    switch (g->key.type) {
+    case LF_PT_FLOAT_LIST:
+        values_group_list(g, VALUES_OP_FLOAT_LIST, LFP_T_FLOAT, 0);
+        break;
+    case LF_PT_INT_LIST:
+        values_group_list(g, VALUES_OP_INT_LIST, LFP_T_INT, 0);
+        break;
+    case LF_PT_STR_LIST:
+        values_group_list(g, VALUES_OP_STR_LIST, LFP_T_STR, LFP_FIELD_ESCAPE);
+        break;
+    case LF_PT_ADDR:
+        values_group_addr(g);
+        break;
+    default:
+        values_group_scalar(g);
+        break;
+    }
+}
+
+/* A field from head with its value: v for numbers, n and s for strings.
+ * Stored member by member through restrict pointers: the fields alias
+ * nothing read here. */
+static inline __attribute__((always_inline)) void
+values_group_put(struct lfp_field *restrict f,
+                 const struct lfp_field *restrict head, uint32_t n,
+                 const char *s)
+{
+    f->key = head->key;
+    f->key_len = head->key_len;
+    f->type = head->type;
+    f->flags = head->flags;
+    f->n = n;
+    f->v.s = s;
+}
+
+static inline __attribute__((always_inline)) void
+values_group_put_i(struct lfp_field *restrict f,
+                   const struct lfp_field *restrict head, int64_t i)
+{
+    f->key = head->key;
+    f->key_len = head->key_len;
+    f->type = head->type;
+    f->flags = head->flags;
+    f->n = 0;
+    f->v.i = i;
+}
+
+static inline __attribute__((always_inline)) void
+values_group_put_d(struct lfp_field *restrict f,
+                   const struct lfp_field *restrict head, double d)
+{
+    f->key = head->key;
+    f->key_len = head->key_len;
+    f->type = head->type;
+    f->flags = head->flags;
+    f->n = 0;
+    f->v.d = d;
+}
+
+/* A list of one attempt, whose element *elem (no key) is at the spare
+ * field below the room: the value, the array and the count. Returns the
+ * next field. */
+static inline __attribute__((always_inline)) struct lfp_field *
+values_group_list_one(struct lfp_field *restrict f,
+                      const struct lf_parser_group *g,
+                      const struct lfp_field *elem)
+{
+    f->key = g->head[0].key;
+    f->key_len = g->head[0].key_len;
+    f->type = elem->type;
+    f->flags = g->head[0].flags;
+    f->n = elem->n;
+    f->v = elem->v;
+    f[1] = g->head[1];
+    f[1].v.arr = elem;
+    if (g->nheads == 2)
+        return f + 2;
+    f[2] = g->head[2];
+    return f + 3;
+}
+
+/* The inline path of g for s[0..n): fills the fields at *f and moves
+ * it past them, an element taken below *spare; returns 0 when the
+ * handler must take the value. Inlined into the walk, where f and spare
+ * stay in registers. */
+static inline __attribute__((always_inline)) int
+values_group_fast(struct lf_parser_line *line, const struct lf_parser_group *g,
+                  struct lfp_field **f, struct lfp_field **spare, const char *s,
+                  size_t n)
+{
+    struct lfp_field *restrict e;
+    unsigned milli;
+    int64_t i;
+    double d;
+
+    switch (g->op) {
+    case VALUES_OP_OPTIONAL:
+        if (values_is_dash(s, n))
+            return 1;
+        /* fall through */
+    case VALUES_OP_STR:
+        values_group_put((*f)++, &g->head[0], (uint32_t)n, s);
+        return 1;
+    case VALUES_OP_INT:
+        if (values_to_uint_short(s, n, &i) != 0)
+            return 0;
+        values_group_put_i((*f)++, &g->head[0], i);
+        return 1;
+    case VALUES_OP_DURATION:
+        if (values_to_milli(s, n, &milli) != 0)
+            return 0;
+        values_group_put_i((*f)++, &g->head[0], (int64_t)milli * g->scale);
+        return 1;
+    case VALUES_OP_FLOAT_LIST:
+        if (values_to_milli(s, n, &milli) == 0)
+            d = (double)milli / 1e3;
+        else if (values_fast_float(s, n, &d) != 0)
+            return 0;
+        e = --*spare;
+        *e = (struct lfp_field){.type = LFP_T_FLOAT, .v.d = d};
+        *f = values_group_list_one(*f, g, e);
+        return 1;
+    case VALUES_OP_INT_LIST:
+        if (values_to_uint_short(s, n, &i) != 0)
+            return 0;
+        e = --*spare;
+        *e = (struct lfp_field){.type = LFP_T_INT, .v.i = i};
+        *f = values_group_list_one(*f, g, e);
+        return 1;
+    case VALUES_OP_STR_LIST:
+        if (n - 8 > 16 - 8 || values_has_blank_8_16(s, n))
+            return 0;
+        e = --*spare;
+        *e = (struct lfp_field){.type = LFP_T_STR,
+                                .flags = LFP_FIELD_ESCAPE,
+                                .n = (uint32_t)n,
+                                .v.s = s};
+        *f = values_group_list_one(*f, g, e);
+        return 1;
+    case VALUES_OP_ADDR:
+        if (n - 8 > 15 - 8 || !values_is_quad(s, n))
+            return 0;
+        values_group_put((*f)++, &g->head[0], (uint32_t)n, s);
+        if (g->nheads == 2)
+            values_group_put((*f)++, &g->head[1], (uint32_t)n, s);
+        return 1;
+    case VALUES_OP_TIME:
+        return lf_parser_take_time(line, s, n);
+    default:
+        return 0;
+    }
+}
+
+void lf_parser_emit_groups(struct lf_parser_line *line,
+                           const struct lf_parser_group *g,
+                           const struct lf_parser_group *end,
+                           const char *subject, const size_t *ov)
+{
+    struct lfp_record *rec = line->rec;
+    struct lfp_field *f = rec->fields + rec->nfields;
+    struct lfp_field *spare = rec->fields + rec->fields_cap;
+
+    for (; g < end; g++) {
+        size_t start = ov[2 * (size_t)g->num];
+        size_t stop = ov[2 * (size_t)g->num + 1];
+
+        if (start == SIZE_MAX || stop < start)
+            continue;
+        if (values_group_fast(line, g, &f, &spare, subject + start,
+                              stop - start))
+            continue;
+        /* The handler works on the record: bring it up to date, and
+         * take it back after (a nested value may move the fields). */
+        rec->nfields = (uint32_t)(f - rec->fields);
+        rec->fields_cap = (uint32_t)(spare - rec->fields);
+        g->emit(line, &g->key, subject + start, stop - start);
+        f = rec->fields + rec->nfields;
+        spare = rec->fields + rec->fields_cap;
+    }
+    rec->nfields = (uint32_t)(f - rec->fields);
+    rec->fields_cap = (uint32_t)(spare - rec->fields);
+}
