@@ -446,32 +446,6 @@ static void time_cache_store(const struct lf_timefmt *tf,
     cache->sec = sec;
 }
 
-/* A word of s, for comparing time strings. */
-static inline uint64_t time_word(const char *p)
-{
-    uint64_t w;
-
-    memcpy(&w, p, sizeof(w));
-    return w;
-}
-
-/* Whether s[0..len) (8 <= len <= sizeof(cache->whole)) is the last
- * string parsed. A word at a time, the last word ending at len: a time
- * string is 20 to 35 bytes, and memcmp's call costs more than the
- * compare. */
-static inline int time_whole_is(const struct lf_timecache *cache, const char *s,
-                                size_t len)
-{
-    uint64_t diff = 0;
-    size_t i;
-
-    for (i = 0; i + sizeof(uint64_t) < len; i += sizeof(uint64_t))
-        diff |= time_word(cache->whole + i) ^ time_word(s + i);
-    i = len - sizeof(uint64_t);
-    diff |= time_word(cache->whole + i) ^ time_word(s + i);
-    return diff == 0;
-}
-
 /* lf_time_parse() past the whole-string cache. Apart, so that a repeat of
  * the last string neither sets up the parts nor saves a register. */
 static __attribute__((noinline)) int time_parse_ops(const struct lf_timefmt *tf,
@@ -524,13 +498,14 @@ static __attribute__((noinline)) int time_parse_ops(const struct lf_timefmt *tf,
 int lf_time_parse(const struct lf_timefmt *tf, struct lf_timecache *cache,
                   const char *s, size_t len, int64_t *ts_ns)
 {
-    /* Shorter strings (none of a date and a time) are parsed again. */
-    if (cache && cache->whole_fmt == tf->id && cache->whole_len == len &&
-        len >= sizeof(uint64_t) && time_whole_is(cache, s, len)) {
-        *ts_ns = cache->whole_ns;
+    if (cache && lf_time_parse_again(cache, tf->id, s, len, ts_ns))
         return LFP_OK;
-    }
     return time_parse_ops(tf, cache, s, len, ts_ns);
+}
+
+uint64_t lf_timefmt_id(const struct lf_timefmt *tf)
+{
+    return tf->id;
 }
 
 /* ---- compiling a format ------------------------------------------------ */

@@ -28,6 +28,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <logferry/plugin.h>
 
@@ -71,6 +72,45 @@ struct lf_timecache {
  * Thread: any; cache belongs to the calling thread. */
 int lf_time_parse(const struct lf_timefmt *tf, struct lf_timecache *cache,
                   const char *s, size_t len, int64_t *ts_ns);
+
+/* tf's process-unique id, as struct lf_timecache records it (never 0). */
+uint64_t lf_timefmt_id(const struct lf_timefmt *tf);
+
+/* A word of p, for comparing time strings. */
+static inline uint64_t lf_time_word(const char *p)
+{
+    uint64_t w;
+
+    memcpy(&w, p, sizeof(w));
+    return w;
+}
+
+/* lf_time_parse()'s first step, inline for a caller that has tf's id
+ * (lf_timefmt_id()): when s[0..len) is byte for byte the last string
+ * parsed into cache with that format, stores its result and returns 1;
+ * else returns 0, and lf_time_parse() must run. Compared a word at a
+ * time, the last word ending at len: a time string is 20 to 35 bytes,
+ * and memcmp's call costs more than the compare. */
+static inline int lf_time_parse_again(const struct lf_timecache *cache,
+                                      uint64_t fmt_id, const char *s,
+                                      size_t len, int64_t *ts_ns)
+{
+    uint64_t diff = 0;
+    size_t i;
+
+    /* Shorter strings (none of a date and a time) are parsed again. */
+    if (cache->whole_fmt != fmt_id || cache->whole_len != len ||
+        len < sizeof(uint64_t))
+        return 0;
+    for (i = 0; i + sizeof(uint64_t) < len; i += sizeof(uint64_t))
+        diff |= lf_time_word(cache->whole + i) ^ lf_time_word(s + i);
+    i = len - sizeof(uint64_t);
+    diff |= lf_time_word(cache->whole + i) ^ lf_time_word(s + i);
+    if (diff)
+        return 0;
+    *ts_ns = cache->whole_ns;
+    return 1;
+}
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (m 1-12, d 1-31). */
 int64_t lf_days_from_civil(int64_t y, unsigned m, unsigned d);

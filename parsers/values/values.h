@@ -47,7 +47,9 @@ struct lf_parser_group {
     uint32_t num; /* capture group number: its offsets are ov[2 num + 0/1] */
     uint8_t op;   /* values_groups.c: the inline path, or the handler */
     uint8_t nheads;
-    int64_t scale; /* durations: ns per thousandth of the value's unit */
+    uint8_t is_time_kept; /* the time key, with time_keep on */
+    int64_t scale;        /* durations: ns per thousandth of the unit */
+    uint64_t time_fmt_id; /* the time key: its first format's id */
     struct lf_parser_key key;
     lf_parser_emit_fn emit; /* key's type handler, without the time */
     struct lfp_field head[LF_PARSER_GROUP_HEADS];

@@ -16,7 +16,10 @@
  *   float/int/str_list    one attempt: "d.ddd", a short decimal; digits;
  *                         8 to 16 bytes without a blank
  *   addr                  a dotted quad of 8 to 15 bytes
- *   the time key          lf_parser_take_time(), then its type's handler
+ *   the time key          the string of the line before (its result
+ *                         kept in the time cache), else
+ *                         lf_parser_take_time(); then, if the field is
+ *                         kept, its type's handler
  *
  * Each field is copied from a head built at init (name, its length, type
  * and key flags) and gets its value. Anything else, including the time
@@ -32,6 +35,7 @@
 
 #include "../parser_int.h"
 #include "parser.h"
+#include "timeutil.h"
 
 _Static_assert(LF_PARSER_GROUP_HEADS == LF_PARSER_NAMES,
                "a head for every output name");
@@ -142,6 +146,8 @@ void lf_parser_group_init(const struct lf_parser *p, struct lf_parser_group *g,
     g->nheads = 1;
     if (g->key.is_time) {
         g->op = VALUES_OP_TIME;
+        g->is_time_kept = p->time_keep != 0;
+        g->time_fmt_id = p->ntfs ? lf_timefmt_id(p->tfs[0]) : 0;
         return;
     }
     switch (g->key.type) {
@@ -225,6 +231,23 @@ values_group_list_one(struct lfp_field *restrict f,
     return f + 3;
 }
 
+/* The time: the string of the line before, or any other through
+ * lf_parser_take_time(). Returns whether the value is taken. */
+static inline __attribute__((always_inline)) int
+values_group_time(struct lf_parser_line *line, const struct lf_parser_group *g,
+                  const char *s, size_t n)
+{
+    struct lfp_record *rec = line->rec;
+    int64_t ts_ns;
+
+    if (!lf_time_parse_again(line->tc, g->time_fmt_id, s, n, &ts_ns))
+        return lf_parser_take_time(line, s, n);
+    rec->ts_ns = ts_ns;
+    rec->flags &= ~(uint32_t)LFP_REC_TIME_ERROR;
+    line->has_time = 1;
+    return !g->is_time_kept;
+}
+
 /* The inline path of g for s[0..n): fills the fields at *f and moves
  * it past them, an element taken below *spare; returns 0 when the
  * handler must take the value. Inlined into the walk, where f and spare
@@ -291,7 +314,7 @@ values_group_fast(struct lf_parser_line *line, const struct lf_parser_group *g,
             values_group_put((*f)++, &g->head[1], (uint32_t)n, s);
         return 1;
     case VALUES_OP_TIME:
-        return lf_parser_take_time(line, s, n);
+        return values_group_time(line, g, s, n);
     default:
         return 0;
     }

@@ -1108,17 +1108,17 @@ static void assert_same_value(const struct lfp_field *a,
 
 /* value as group `name` through lf_parser_emit_groups() (in the room the
  * regex engine reserves) and through lf_parser_emit_str(), the type's
- * handler: the same fields, record flags, time and counts. */
-static void walk_compare(struct fixture *fx, const char *name,
-                         const char *value)
+ * handler, each with its own time cache: the same fields, record flags,
+ * time and counts. */
+static void walk_compare(struct fixture *fx, struct lf_timecache tc[2],
+                         const char *name, const char *value)
 {
     struct lf_parser_group g;
-    struct lf_timecache tca = {0}, tcb = {0};
     struct lfp_record ra = {0}, rb = {0};
     struct lf_parser_line la = {
-        .p = fx->p, .w = fx->w, .chunk = fx->chunk, .rec = &ra, .tc = &tca};
+        .p = fx->p, .w = fx->w, .chunk = fx->chunk, .rec = &ra, .tc = &tc[0]};
     struct lf_parser_line lb = {
-        .p = fx->p, .w = fx->w, .chunk = fx->chunk, .rec = &rb, .tc = &tcb};
+        .p = fx->p, .w = fx->w, .chunk = fx->chunk, .rec = &rb, .tc = &tc[1]};
     size_t n = strlen(value);
     size_t ov[4] = {SIZE_MAX, SIZE_MAX, 0, n};
     uint32_t room;
@@ -1148,7 +1148,8 @@ static void walk_compare(struct fixture *fx, const char *name,
 }
 
 /* Every type the walk reads inline, and some it leaves to the handler,
- * on the shapes either side of its inline forms. */
+ * on the shapes either side of its inline forms; each value twice, the
+ * second time found in the time cache, and with time_keep off and on. */
 static void test_group_walk_gives_the_handlers_fields(void **state)
 {
     static const char *const names[] = {
@@ -1234,14 +1235,18 @@ static void test_group_walk_gives_the_handlers_fields(void **state)
         .rename = {.items = renames, .n = sizeof(renames) / sizeof(renames[0])},
         .ecs = 1,
     };
+    struct lf_timecache tc[2] = {0};
     struct fixture fx;
 
     (void)state;
-    fixture_open(&fx, &conf);
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        for (size_t j = 0; j < sizeof(values) / sizeof(values[0]); j++)
-            walk_compare(&fx, names[i], values[j]);
-    fixture_close(&fx);
+    for (int keep = 0; keep <= 1; keep++) {
+        conf.time_keep = keep;
+        fixture_open(&fx, &conf);
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+            for (size_t j = 0; j < 2 * sizeof(values) / sizeof(values[0]); j++)
+                walk_compare(&fx, tc, names[i], values[j / 2]);
+        fixture_close(&fx);
+    }
 }
 
 /* str_list values around 8 and 16 bytes, the lengths its blank test
