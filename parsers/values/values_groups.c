@@ -27,6 +27,7 @@
  * brought up to date, exactly as lf_parser_emit_str() would: the fields
  * are the same either way (test_parser compares them on the corpus).
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -169,61 +170,44 @@ void lf_parser_group_init(const struct lf_parser *p, struct lf_parser_group *g,
     }
 }
 
-/* A field from head with its value: v for numbers, n and s for strings.
- * Stored member by member through restrict pointers: the fields alias
- * nothing read here. */
+/* A field's first 16 bytes, its key, key_len, type, flags and n: a
+ * head copied in one move, its value stored after it. */
+#define VALUES_FIELD_HEAD 16
+_Static_assert(offsetof(struct lfp_field, v) == VALUES_FIELD_HEAD,
+               "a field's value follows its 16-byte head");
+
+/* A string field from head: s[0..n). */
 static inline __attribute__((always_inline)) void
 values_group_put(struct lfp_field *restrict f,
                  const struct lfp_field *restrict head, uint32_t n,
                  const char *s)
 {
-    f->key = head->key;
-    f->key_len = head->key_len;
-    f->type = head->type;
-    f->flags = head->flags;
+    memcpy(f, head, VALUES_FIELD_HEAD);
     f->n = n;
     f->v.s = s;
 }
 
+/* A number field from head (whose n is 0): i. */
 static inline __attribute__((always_inline)) void
 values_group_put_i(struct lfp_field *restrict f,
                    const struct lfp_field *restrict head, int64_t i)
 {
-    f->key = head->key;
-    f->key_len = head->key_len;
-    f->type = head->type;
-    f->flags = head->flags;
-    f->n = 0;
+    memcpy(f, head, VALUES_FIELD_HEAD);
     f->v.i = i;
 }
 
-static inline __attribute__((always_inline)) void
-values_group_put_d(struct lfp_field *restrict f,
-                   const struct lfp_field *restrict head, double d)
-{
-    f->key = head->key;
-    f->key_len = head->key_len;
-    f->type = head->type;
-    f->flags = head->flags;
-    f->n = 0;
-    f->v.d = d;
-}
-
 /* A list of one attempt, whose element *elem (no key) is at the spare
- * field below the room: the value, the array and the count. Returns the
- * next field. */
+ * field below the room: the value (head 0 has the element's type), the
+ * array and the count. Returns the next field. */
 static inline __attribute__((always_inline)) struct lfp_field *
 values_group_list_one(struct lfp_field *restrict f,
                       const struct lf_parser_group *g,
                       const struct lfp_field *elem)
 {
-    f->key = g->head[0].key;
-    f->key_len = g->head[0].key_len;
-    f->type = elem->type;
-    f->flags = g->head[0].flags;
+    memcpy(f, &g->head[0], VALUES_FIELD_HEAD);
     f->n = elem->n;
     f->v = elem->v;
-    f[1] = g->head[1];
+    memcpy(f + 1, &g->head[1], VALUES_FIELD_HEAD);
     f[1].v.arr = elem;
     if (g->nheads == 2)
         return f + 2;
