@@ -14,9 +14,10 @@
  * which lives as long as the code, or its rename; type; time key), its
  * type's handler and the fields it becomes, sorted by group number.
  * Per line there is one match, one reservation of the most fields the
- * groups may add, and one walk over that array (lf_parser_emit_groups(),
- * which reads the common forms inline): values point into the raw line,
- * nothing is copied, no name is compared.
+ * groups may add, and one walk over that array (values.h: the walk
+ * lf_parser_walk_find() picked at init, which reads the common forms
+ * inline, unrolled for the built-in nginx_upstream's types): values
+ * point into the raw line, nothing is copied, no name is compared.
  *
  * Each worker owns its match data, match context and JIT stack.
  *
@@ -51,7 +52,8 @@ struct regex_ctx {
     pcre2_general_context *gctx;
     pcre2_code *code;
     int is_jit;
-    lf_regex_fast_fn fast; /* hand-written matcher for this pattern, or NULL */
+    lf_regex_fast_fn fast;  /* hand-written matcher for this pattern, or NULL */
+    lf_parser_walk_fn walk; /* adds the groups' values (values.h) */
     uint32_t ngroups;
     uint32_t nfields;               /* fields a line may add, at most */
     struct lf_parser_group *groups; /* named groups by number */
@@ -108,6 +110,7 @@ static int regex_groups(const struct lf_parser *p, struct regex_ctx *ctx,
         ctx->nfields += lf_parser_emit_room(&ctx->groups[i].key);
     }
     qsort(ctx->groups, count, sizeof(*ctx->groups), regex_group_cmp);
+    ctx->walk = lf_parser_walk_find(ctx->groups, count);
     return LFP_OK;
 }
 
@@ -241,7 +244,7 @@ static int regex_parse(const void *ectx, void *ewctx,
      * before them. */
     while (g_end > g && g_end[-1].num >= (uint32_t)rc)
         g_end--;
-    lf_parser_emit_groups(line, g, g_end, raw, ov);
+    ctx->walk(line, g, g_end, raw, ov);
     return LFP_OK;
 }
 

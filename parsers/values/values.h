@@ -73,4 +73,18 @@ void lf_parser_emit_groups(struct lf_parser_line *line,
                            const struct lf_parser_group *end,
                            const char *subject, const size_t *ov);
 
+/* What lf_parser_walk_find() returns: a function that does what
+ * lf_parser_emit_groups() does. */
+typedef void (*lf_parser_walk_fn)(struct lf_parser_line *line,
+                                  const struct lf_parser_group *g,
+                                  const struct lf_parser_group *end,
+                                  const char *subject, const size_t *ov);
+
+/* The walk for the groups g[0..n) (by number, as lf_parser_group_init()
+ * filled them): one unrolled for their sequence of types when there is
+ * one (the built-in nginx_upstream's, numbered 1 to 17), else
+ * lf_parser_emit_groups(). Thread: start-up. */
+lf_parser_walk_fn lf_parser_walk_find(const struct lf_parser_group *g,
+                                      size_t n);
+
 #endif

@@ -25,7 +25,11 @@
  * and key flags) and gets its value. Anything else, including the time
  * field when it is kept, goes to the type's handler with the record
  * brought up to date, exactly as lf_parser_emit_str() would: the fields
- * are the same either way (test_parser compares them on the corpus).
+ * are the same either way (test_parser compares them).
+ *
+ * For a sequence of ops met often (the built-in nginx_upstream's), the
+ * walk is also unrolled with each op a constant: no loop and no jump on
+ * the op per group. lf_parser_walk_find() picks it at init.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -232,73 +236,105 @@ values_group_time(struct lf_parser_line *line, const struct lf_parser_group *g,
     return !g->is_time_kept;
 }
 
-/* The inline path of g for s[0..n): fills the fields at *f and moves
- * it past them, an element taken below *spare; returns 0 when the
- * handler must take the value. Inlined into the walk, where f and spare
- * stay in registers. */
+/* A walk over a line's groups: the record's next field and the spare
+ * room below which one-attempt arrays are taken, kept here rather than
+ * in the record; inlined, the compiler keeps them in registers. */
+struct values_walk {
+    struct lf_parser_line *line;
+    struct lfp_field *f;
+    struct lfp_field *spare;
+    const char *subject;
+    const size_t *ov;
+};
+
+static inline __attribute__((always_inline)) void
+values_walk_begin(struct values_walk *w, struct lf_parser_line *line,
+                  const char *subject, const size_t *ov)
+{
+    struct lfp_record *rec = line->rec;
+
+    w->line = line;
+    w->f = rec->fields + rec->nfields;
+    w->spare = rec->fields + rec->fields_cap;
+    w->subject = subject;
+    w->ov = ov;
+}
+
+/* Brings the record up to date with the walk. */
+static inline __attribute__((always_inline)) void
+values_walk_sync(const struct values_walk *w)
+{
+    struct lfp_record *rec = w->line->rec;
+
+    rec->nfields = (uint32_t)(w->f - rec->fields);
+    rec->fields_cap = (uint32_t)(w->spare - rec->fields);
+}
+
+/* The inline path of g, with op its g->op, for s[0..n): fills the fields
+ * at w->f and moves it past them, an element taken below w->spare;
+ * returns 0 when the handler must take the value. */
 static inline __attribute__((always_inline)) int
-values_group_fast(struct lf_parser_line *line, const struct lf_parser_group *g,
-                  struct lfp_field **f, struct lfp_field **spare, const char *s,
-                  size_t n)
+values_group_fast(struct values_walk *w, const struct lf_parser_group *g,
+                  int op, const char *s, size_t n)
 {
     struct lfp_field *restrict e;
     unsigned milli;
     int64_t i;
     double d;
 
-    switch (g->op) {
+    switch (op) {
     case VALUES_OP_OPTIONAL:
         if (values_is_dash(s, n))
             return 1;
         /* fall through */
     case VALUES_OP_STR:
-        values_group_put((*f)++, &g->head[0], (uint32_t)n, s);
+        values_group_put(w->f++, &g->head[0], (uint32_t)n, s);
         return 1;
     case VALUES_OP_INT:
         if (values_to_uint_short(s, n, &i) != 0)
             return 0;
-        values_group_put_i((*f)++, &g->head[0], i);
+        values_group_put_i(w->f++, &g->head[0], i);
         return 1;
     case VALUES_OP_DURATION:
         if (values_to_milli(s, n, &milli) != 0)
             return 0;
-        values_group_put_i((*f)++, &g->head[0], (int64_t)milli * g->scale);
+        values_group_put_i(w->f++, &g->head[0], (int64_t)milli * g->scale);
         return 1;
     case VALUES_OP_FLOAT_LIST:
         if (values_to_milli(s, n, &milli) == 0)
             d = (double)milli / 1e3;
         else if (values_fast_float(s, n, &d) != 0)
             return 0;
-        e = --*spare;
+        e = --w->spare;
         *e = (struct lfp_field){.type = LFP_T_FLOAT, .v.d = d};
-        *f = values_group_list_one(*f, g, e);
+        w->f = values_group_list_one(w->f, g, e);
         return 1;
     case VALUES_OP_INT_LIST:
         if (values_to_uint_short(s, n, &i) != 0)
             return 0;
-        e = --*spare;
+        e = --w->spare;
         *e = (struct lfp_field){.type = LFP_T_INT, .v.i = i};
-        *f = values_group_list_one(*f, g, e);
+        w->f = values_group_list_one(w->f, g, e);
         return 1;
     case VALUES_OP_STR_LIST:
         if (n - 8 > 16 - 8 || values_has_blank_8_16(s, n))
             return 0;
-        e = --*spare;
+        e = --w->spare;
         *e = (struct lfp_field){.type = LFP_T_STR,
                                 .flags = LFP_FIELD_ESCAPE,
                                 .n = (uint32_t)n,
                                 .v.s = s};
-        *f = values_group_list_one(*f, g, e);
+        w->f = values_group_list_one(w->f, g, e);
         return 1;
     case VALUES_OP_ADDR:
         if (n - 8 > 15 - 8 || !values_is_quad(s, n))
             return 0;
-        values_group_put((*f)++, &g->head[0], (uint32_t)n, s);
+        values_group_put(w->f++, &g->head[0], (uint32_t)n, s);
         if (g->nheads == 2)
-            values_group_put((*f)++, &g->head[1], (uint32_t)n, s);
+            values_group_put(w->f++, &g->head[1], (uint32_t)n, s);
         return 1;
     case VALUES_OP_TIME:
-        return values_group_time(line, g, s, n);
+        return values_group_time(w->line, g, s, n);
     case VALUES_OP_CALL:
         return 0;
     default: /* every op is a case: no bound check before the jump */
@@ -306,34 +342,88 @@ values_group_fast(struct lf_parser_line *line, const struct lf_parser_group *g,
     }
 }
 
+/* One group of the walk, with op its g->op (a constant where the walk
+ * is unrolled). */
+static inline __attribute__((always_inline)) void
+values_group_step(struct values_walk *w, const struct lf_parser_group *g,
+                  int op)
+{
+    struct lfp_record *rec = w->line->rec;
+    size_t start = w->ov[2 * (size_t)g->num];
+    size_t stop = w->ov[2 * (size_t)g->num + 1];
+
+    /* Unset (both SIZE_MAX) or past its end, in one compare: a set
+     * group's end is at most the line's length, below SIZE_MAX. */
+    if (start >= stop + 1)
+        return;
+    if (values_group_fast(w, g, op, w->subject + start, stop - start))
+        return;
+    /* The handler works on the record: bring it up to date, and take it
+     * back after (a nested value may move the fields). */
+    values_walk_sync(w);
+    g->emit(w->line, &g->key, w->subject + start, stop - start);
+    w->f = rec->fields + rec->nfields;
+    w->spare = rec->fields + rec->fields_cap;
+}
+
 void lf_parser_emit_groups(struct lf_parser_line *line,
                            const struct lf_parser_group *g,
                            const struct lf_parser_group *end,
                            const char *subject, const size_t *ov)
 {
-    struct lfp_record *rec = line->rec;
-    struct lfp_field *f = rec->fields + rec->nfields;
-    struct lfp_field *spare = rec->fields + rec->fields_cap;
+    struct values_walk w;
 
-    for (; g < end; g++) {
-        size_t start = ov[2 * (size_t)g->num];
-        size_t stop = ov[2 * (size_t)g->num + 1];
+    values_walk_begin(&w, line, subject, ov);
+    for (; g < end; g++)
+        values_group_step(&w, g, g->op);
+    values_walk_sync(&w);
+}
 
-        /* Unset (both SIZE_MAX) or past its end, in one compare: a set
-         * group's end is at most the line's length, below SIZE_MAX. */
-        if (start >= stop + 1)
-            continue;
-        if (values_group_fast(line, g, &f, &spare, subject + start,
-                              stop - start))
-            continue;
-        /* The handler works on the record: bring it up to date, and
-         * take it back after (a nested value may move the fields). */
-        rec->nfields = (uint32_t)(f - rec->fields);
-        rec->fields_cap = (uint32_t)(spare - rec->fields);
-        g->emit(line, &g->key, subject + start, stop - start);
-        f = rec->fields + rec->nfields;
-        spare = rec->fields + rec->fields_cap;
+/* ---- walks unrolled for a sequence of ops ------------------------------ */
+
+/* The groups of the built-in nginx_upstream (parsers/defs/nginx.conf),
+ * by number: remote_addr addr, remote_user optional, time_local the time,
+ * request_method, request_uri and http_version strings, request optional,
+ * status and body_bytes_sent int, referer and user agent optional,
+ * request_time duration_s, the three upstream timings float_list,
+ * upstream_addr str_list, upstream_status int_list. */
+#define VALUES_NGXU_GROUPS 17
+static const uint8_t values_ngxu_ops[VALUES_NGXU_GROUPS] = {
+    VALUES_OP_ADDR,       VALUES_OP_OPTIONAL,   VALUES_OP_TIME,
+    VALUES_OP_STR,        VALUES_OP_STR,        VALUES_OP_STR,
+    VALUES_OP_OPTIONAL,   VALUES_OP_INT,        VALUES_OP_INT,
+    VALUES_OP_OPTIONAL,   VALUES_OP_OPTIONAL,   VALUES_OP_DURATION,
+    VALUES_OP_FLOAT_LIST, VALUES_OP_FLOAT_LIST, VALUES_OP_FLOAT_LIST,
+    VALUES_OP_STR_LIST,   VALUES_OP_INT_LIST};
+
+/* lf_parser_emit_groups() unrolled for groups whose ops are
+ * values_ngxu_ops: each step's op is a constant, so the walk neither
+ * loops nor jumps on the op. A line with fewer groups (PCRE2 stopped
+ * before the last) takes the loop. */
+static void values_walk_ngxu(struct lf_parser_line *line,
+                             const struct lf_parser_group *g,
+                             const struct lf_parser_group *end,
+                             const char *subject, const size_t *ov)
+{
+    struct values_walk w;
+
+    if (end - g != VALUES_NGXU_GROUPS) {
+        lf_parser_emit_groups(line, g, end, subject, ov);
+        return;
     }
-    rec->nfields = (uint32_t)(f - rec->fields);
-    rec->fields_cap = (uint32_t)(spare - rec->fields);
+    values_walk_begin(&w, line, subject, ov);
+#pragma GCC unroll 17
+    for (int i = 0; i < VALUES_NGXU_GROUPS; i++)
+        values_group_step(&w, &g[i], values_ngxu_ops[i]);
+    values_walk_sync(&w);
+}
+
+lf_parser_walk_fn lf_parser_walk_find(const struct lf_parser_group *g, size_t n)
+{
+    if (n != VALUES_NGXU_GROUPS)
+        return lf_parser_emit_groups;
+    for (size_t i = 0; i < n; i++)
+        if (g[i].op != values_ngxu_ops[i] || g[i].num != i + 1)
+            return lf_parser_emit_groups;
+    return values_walk_ngxu;
 }

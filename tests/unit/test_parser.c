@@ -1106,6 +1106,9 @@ static void assert_same_value(const struct lfp_field *a,
     }
 }
 
+static void assert_same_lines(const struct lf_parser_line *la,
+                              const struct lf_parser_line *lb);
+
 /* value as group `name` through lf_parser_emit_groups() (in the room the
  * regex engine reserves) and through lf_parser_emit_str(), the type's
  * handler, each with its own time cache: the same fields, record flags,
@@ -1134,18 +1137,90 @@ static void walk_compare(struct fixture *fx, struct lf_timecache tc[2],
                  ra.nfields, rb.nfields);
     /* within the room: values plus the array taken below it */
     assert_true(ra.nfields <= ra.fields_cap && ra.fields_cap <= room);
-    for (uint32_t i = 0; i < ra.nfields; i++) {
-        assert_ptr_equal(ra.fields[i].key, rb.fields[i].key);
-        assert_int_equal(ra.fields[i].key_len, rb.fields[i].key_len);
-        assert_same_value(&ra.fields[i], &rb.fields[i]);
-    }
-    assert_int_equal(ra.flags, rb.flags);
-    assert_int_equal(la.has_time, lb.has_time);
-    if (la.has_time && !(ra.flags & LFP_REC_TIME_ERROR))
-        assert_int_equal(ra.ts_ns, rb.ts_ns);
-    assert_int_equal(la.conv_errors, lb.conv_errors);
-    assert_int_equal(la.time_errors, lb.time_errors);
+    assert_same_lines(&la, &lb);
 }
+
+/* Two lines' records and counts as equal as assert_same_value() tells. */
+static void assert_same_lines(const struct lf_parser_line *la,
+                              const struct lf_parser_line *lb)
+{
+    const struct lfp_record *ra = la->rec, *rb = lb->rec;
+
+    assert_int_equal(ra->nfields, rb->nfields);
+    for (uint32_t i = 0; i < ra->nfields; i++) {
+        assert_ptr_equal(ra->fields[i].key, rb->fields[i].key);
+        assert_int_equal(ra->fields[i].key_len, rb->fields[i].key_len);
+        assert_same_value(&ra->fields[i], &rb->fields[i]);
+    }
+    assert_int_equal(ra->flags, rb->flags);
+    assert_int_equal(la->has_time, lb->has_time);
+    if (la->has_time && !(ra->flags & LFP_REC_TIME_ERROR))
+        assert_int_equal(ra->ts_ns, rb->ts_ns);
+    assert_int_equal(la->conv_errors, lb->conv_errors);
+    assert_int_equal(la->time_errors, lb->time_errors);
+}
+
+/* Values for the walk tests: each type's inline forms and shapes either
+ * side of them. */
+static const char *const walk_values[] = {"",
+                                          "-",
+                                          "--",
+                                          "0",
+                                          "7",
+                                          "200",
+                                          "-5",
+                                          "+5",
+                                          "007",
+                                          "999999999999999999",
+                                          "9999999999999999999",
+                                          "12345678901234567890",
+                                          "0.025",
+                                          "0.000",
+                                          "12.345",
+                                          "99.999",
+                                          "123.456",
+                                          "1.5",
+                                          "1.",
+                                          ".5",
+                                          "-0.025",
+                                          "1e3",
+                                          "0x10",
+                                          "a.bcd",
+                                          "1.23a",
+                                          "00.000",
+                                          "0.0250",
+                                          "502, 504",
+                                          "502, 504 : 200",
+                                          "0.1, 0.2",
+                                          "- : 0.3",
+                                          "10.0.1.13:8080",
+                                          "10.0.1.13:80",
+                                          "1.2.3.4",
+                                          "1.2.3.45",
+                                          "255.255.255.255",
+                                          "256.255.255.255",
+                                          "01.2.3.4",
+                                          "1.2.3.4.5",
+                                          "10.0.0.1 ",
+                                          "a b",
+                                          "abcdefgh",
+                                          "abcdefghijklmnop",
+                                          "abcdefghijklmnopq",
+                                          "abcdefgh jklmnopq",
+                                          "abcdefg, ijklmnop",
+                                          "abcdefg ",
+                                          " bcdefgh",
+                                          "::1",
+                                          "[::1]:80",
+                                          "01/Jun/2025:00:00:00 +0000",
+                                          "31/Dec/2025:23:59:59 +0100",
+                                          "32/Jun/2025:00:00:00 +0000",
+                                          "HTTP/1.1",
+                                          "true",
+                                          "off",
+                                          "\"quoted\"",
+                                          "caf\xc3\xa9"};
+#define WALK_NVALUES (sizeof(walk_values) / sizeof(walk_values[0]))
 
 /* Every type the walk reads inline, and some it leaves to the handler,
  * on the shapes either side of its inline forms; each value twice, the
@@ -1155,64 +1230,7 @@ static void test_group_walk_gives_the_handlers_fields(void **state)
     static const char *const names[] = {
         "str", "opt", "i",  "d",   "dn", "ds", "fl", "fl3", "fl1", "il",
         "sl",  "sl1", "ad", "ad1", "t",  "ht", "u",  "sec", "b"};
-    static const char *const values[] = {"",
-                                         "-",
-                                         "--",
-                                         "0",
-                                         "7",
-                                         "200",
-                                         "-5",
-                                         "+5",
-                                         "007",
-                                         "999999999999999999",
-                                         "9999999999999999999",
-                                         "12345678901234567890",
-                                         "0.025",
-                                         "0.000",
-                                         "12.345",
-                                         "99.999",
-                                         "123.456",
-                                         "1.5",
-                                         "1.",
-                                         ".5",
-                                         "-0.025",
-                                         "1e3",
-                                         "0x10",
-                                         "a.bcd",
-                                         "1.23a",
-                                         "00.000",
-                                         "0.0250",
-                                         "502, 504",
-                                         "502, 504 : 200",
-                                         "0.1, 0.2",
-                                         "- : 0.3",
-                                         "10.0.1.13:8080",
-                                         "10.0.1.13:80",
-                                         "1.2.3.4",
-                                         "1.2.3.45",
-                                         "255.255.255.255",
-                                         "256.255.255.255",
-                                         "01.2.3.4",
-                                         "1.2.3.4.5",
-                                         "10.0.0.1 ",
-                                         "a b",
-                                         "abcdefgh",
-                                         "abcdefghijklmnop",
-                                         "abcdefghijklmnopq",
-                                         "abcdefgh jklmnopq",
-                                         "abcdefg, ijklmnop",
-                                         "abcdefg ",
-                                         " bcdefgh",
-                                         "::1",
-                                         "[::1]:80",
-                                         "01/Jun/2025:00:00:00 +0000",
-                                         "31/Dec/2025:23:59:59 +0100",
-                                         "32/Jun/2025:00:00:00 +0000",
-                                         "HTTP/1.1",
-                                         "true",
-                                         "off",
-                                         "\"quoted\"",
-                                         "caf\xc3\xa9"};
+
     char *types[] = {"opt:optional",   "i:int",           "d:duration_ms",
                      "dn:duration_ns", "ds:duration_s",   "fl:float_list",
                      "fl3:float_list", "fl1:float_list",  "il:int_list",
@@ -1243,10 +1261,85 @@ static void test_group_walk_gives_the_handlers_fields(void **state)
         conf.time_keep = keep;
         fixture_open(&fx, &conf);
         for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-            for (size_t j = 0; j < 2 * sizeof(values) / sizeof(values[0]); j++)
-                walk_compare(&fx, tc, names[i], values[j / 2]);
+            for (size_t j = 0; j < 2 * WALK_NVALUES; j++)
+                walk_compare(&fx, tc, names[i], walk_values[j / 2]);
         fixture_close(&fx);
     }
+}
+
+/* The walk unrolled for the built-in nginx_upstream's groups
+ * (lf_parser_walk_find()) against the loop, lf_parser_emit_groups(), on
+ * lines whose groups take every value of walk_values in turn, with the
+ * request split (groups 4-6) or whole (7). */
+static void test_group_walk_unrolled_gives_the_loops_fields(void **state)
+{
+    static const char *const names[] = {"remote_addr",
+                                        "remote_user",
+                                        "time_local",
+                                        "request_method",
+                                        "request_uri",
+                                        "http_version",
+                                        "request",
+                                        "status",
+                                        "body_bytes_sent",
+                                        "http_referer",
+                                        "http_user_agent",
+                                        "request_time",
+                                        "upstream_connect_time",
+                                        "upstream_header_time",
+                                        "upstream_response_time",
+                                        "upstream_addr",
+                                        "upstream_status"};
+    enum { NG = sizeof(names) / sizeof(names[0]) };
+    struct lf_parser_group groups[NG];
+    struct lf_timecache tc[2] = {0};
+    struct lfp_err err = {0};
+    struct fixture fx = {0};
+    lf_parser_walk_fn walk;
+    uint32_t room = 0;
+
+    (void)state;
+    if (lf_parser_new_builtin("nginx_upstream", &fx.p, &err) != LFP_OK)
+        fail_msg("nginx_upstream: %s", err.msg);
+    fx.w = lf_parser_worker_new(fx.p);
+    fx.chunk = lf_chunk_new(RAW_CAP, (size_t)64 << 10);
+    for (uint32_t i = 0; i < NG; i++) {
+        lf_parser_group_init(fx.p, &groups[i], i + 1, names[i],
+                             strlen(names[i]));
+        room += lf_parser_emit_room(&groups[i].key);
+    }
+    walk = lf_parser_walk_find(groups, NG);
+    assert_true(walk != lf_parser_emit_groups);
+    assert_true(lf_parser_walk_find(groups, NG - 1) == lf_parser_emit_groups);
+    for (size_t j = 0; j < 2 * WALK_NVALUES; j++) {
+        char subject[1024];
+        size_t ov[2 * (NG + 1)], at = 0;
+        struct lfp_record ra = {0}, rb = {0};
+        struct lf_parser_line la = {
+            .p = fx.p, .w = fx.w, .chunk = fx.chunk, .rec = &ra, .tc = &tc[0]};
+        struct lf_parser_line lb = {
+            .p = fx.p, .w = fx.w, .chunk = fx.chunk, .rec = &rb, .tc = &tc[1]};
+
+        for (size_t i = 0; i < NG; i++) {
+            const char *v = walk_values[(j / 2 + 5 * i) % WALK_NVALUES];
+            size_t n = strlen(v);
+            int is_unset = j % 2 ? i >= 3 && i <= 5 : i == 6;
+
+            assert_true(at + n <= sizeof(subject));
+            put(subject + at, v);
+            ov[2 * (i + 1)] = is_unset ? SIZE_MAX : at;
+            ov[2 * (i + 1) + 1] = is_unset ? SIZE_MAX : at + n;
+            at += n;
+        }
+        ov[0] = 0;
+        ov[1] = at;
+        lf_record_reserve(fx.chunk, &ra, room);
+        lf_record_reserve(fx.chunk, &rb, room);
+        walk(&la, groups, groups + NG, subject, ov);
+        lf_parser_emit_groups(&lb, groups, groups + NG, subject, ov);
+        assert_same_lines(&la, &lb);
+    }
+    fixture_close(&fx);
 }
 
 /* str_list values around 8 and 16 bytes, the lengths its blank test
@@ -2519,6 +2612,7 @@ int main(void)
         cmocka_unit_test(test_float_edge_shapes_match_strtod),
         cmocka_unit_test(test_list_of_one_attempt),
         cmocka_unit_test(test_group_walk_gives_the_handlers_fields),
+        cmocka_unit_test(test_group_walk_unrolled_gives_the_loops_fields),
         cmocka_unit_test(test_str_list_blanks_near_word_lengths),
         cmocka_unit_test(test_lists_of_one_attempt_stay_in_their_room),
         cmocka_unit_test(test_number_shapes_convert_as_the_reference),
