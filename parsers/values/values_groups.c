@@ -342,15 +342,15 @@ values_group_fast(struct values_walk *w, const struct lf_parser_group *g,
     }
 }
 
-/* One group of the walk, with op its g->op (a constant where the walk
- * is unrolled). */
+/* One group of the walk, with op its g->op and num its g->num (both
+ * constants where the walk is unrolled). */
 static inline __attribute__((always_inline)) void
 values_group_step(struct values_walk *w, const struct lf_parser_group *g,
-                  int op)
+                  int op, size_t num)
 {
     struct lfp_record *rec = w->line->rec;
-    size_t start = w->ov[2 * (size_t)g->num];
-    size_t stop = w->ov[2 * (size_t)g->num + 1];
+    size_t start = w->ov[2 * num];
+    size_t stop = w->ov[2 * num + 1];
 
     /* Unset (both SIZE_MAX) or past its end, in one compare: a set
      * group's end is at most the line's length, below SIZE_MAX. */
@@ -375,7 +375,7 @@ void lf_parser_emit_groups(struct lf_parser_line *line,
 
     values_walk_begin(&w, line, subject, ov);
     for (; g < end; g++)
-        values_group_step(&w, g, g->op);
+        values_group_step(&w, g, g->op, g->num);
     values_walk_sync(&w);
 }
 
@@ -414,7 +414,7 @@ static void values_walk_ngxu(struct lf_parser_line *line,
     values_walk_begin(&w, line, subject, ov);
 #pragma GCC unroll 17
     for (int i = 0; i < VALUES_NGXU_GROUPS; i++)
-        values_group_step(&w, &g[i], values_ngxu_ops[i]);
+        values_group_step(&w, &g[i], values_ngxu_ops[i], (size_t)i + 1);
     values_walk_sync(&w);
 }
 
