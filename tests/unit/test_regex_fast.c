@@ -585,6 +585,40 @@ static void test_every_cut_of_a_line_agrees_with_pcre2(void **state)
     }
 }
 
+/* body_bytes_sent's digits, which the matcher reads a word at a time:
+ * runs of 1 to 24 digits with each byte value in each place of the run
+ * and in place of the blank after it. */
+static void test_digit_runs_of_every_length_agree_with_pcre2(void **state)
+{
+    static const char head[] = RF_HEAD "\"GET / HTTP/1.1\" 200 ";
+    static const char tail[] = " \"-\" \"curl\" rt=0.2 uct=\"\" uht=\"\" "
+                               "urt=\"\" ua=\"\" us=\"\"";
+    struct rf_count count = {0};
+    char line[sizeof(head) + 32 + sizeof(tail)];
+    size_t matching = 0;
+
+    (void)state;
+    for (size_t len = 1; len <= 24; len++) {
+        matching += 10 * len + 1; /* a digit in the run, or the blank */
+        for (size_t at = 0; at <= len; at++) {
+            for (int b = 0; b < 256; b++) {
+                size_t n = sizeof(head) - 1;
+
+                memcpy(line, head, n);
+                for (size_t k = 0; k < len; k++)
+                    line[n + k] = (char)('0' + (k * 7 + len) % 10);
+                memcpy(line + n + len, tail, sizeof(tail) - 1);
+                line[n + at] = (char)b;
+                (void)rf_check(line, n + len + sizeof(tail) - 1, &count);
+            }
+        }
+    }
+    print_message("digit runs: %zu of %zu lines decided\n", count.decided,
+                  count.lines);
+    /* every line that matches is decided */
+    assert_int_equal(count.decided, matching);
+}
+
 /* Every byte value at every offset of the first two typical lines (one of
  * each request alternative): replacing the byte there, inserting before
  * it, and deleting it. */
@@ -863,6 +897,7 @@ int main(void)
         cmocka_unit_test(test_long_fields_agree_with_pcre2),
         cmocka_unit_test(test_every_cut_of_a_line_agrees_with_pcre2),
         cmocka_unit_test(test_every_one_byte_change_agrees_with_pcre2),
+        cmocka_unit_test(test_digit_runs_of_every_length_agree_with_pcre2),
         cmocka_unit_test(test_random_edits_agree_with_pcre2),
         cmocka_unit_test(test_shared_corpus_agrees_with_pcre2),
         cmocka_unit_test(test_golden_parser_cases_agree_with_pcre2),
