@@ -21,12 +21,21 @@ static inline int values_is_dash(const char *s, size_t n)
 
 /* values.c's values_to_int_short() for 1 to 18 digits without a sign (a
  * status, a size): the only checks the loop needs are the length and the
- * bytes. */
+ * bytes; three digits, the status codes, without the loop. */
 static inline __attribute__((always_inline)) int
 values_to_uint_short(const char *s, size_t n, int64_t *v)
 {
+    const unsigned char *b = (const unsigned char *)s;
     uint64_t u = 0;
 
+    if (n == 3) { /* a status: three checks and no loop */
+        unsigned d0 = b[0] - '0', d1 = b[1] - '0', d2 = b[2] - '0';
+
+        if (d0 > 9 || d1 > 9 || d2 > 9)
+            return -1;
+        *v = d0 * 100 + d1 * 10 + d2;
+        return 0;
+    }
     if (n - 1 > 18 - 1)
         return -1;
     for (size_t i = 0; i < n; i++) {

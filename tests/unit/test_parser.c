@@ -1589,6 +1589,11 @@ static void test_number_shapes_convert_as_the_reference(void **state)
         "-200",
         "0200",
         "2x0",
+        "/00", /* three bytes, each just outside the digits once */
+        "9:9",
+        "99/",
+        "999",
+        "000",
         "1.2.3",
         "1..2",
         " 1",
