@@ -1253,20 +1253,6 @@ void lf_parser_emit_str(struct lf_parser_line *line,
         values_emit[k->type](line, k, s, n);
 }
 
-/* lf_parser_emit_str() for the time key when its room is reserved. */
-static void values_time(struct lf_parser_line *line,
-                        const struct lf_parser_key *k, const char *s, size_t n)
-{
-    if (lf_parser_take_time(line, s, n))
-        return;
-    values_emit[k->type](line, k, s, n);
-}
-
-lf_parser_emit_fn lf_parser_emit_str_fn(const struct lf_parser_key *k)
-{
-    return k->is_time ? values_time : values_emit[k->type];
-}
-
 lf_parser_emit_fn lf_parser_emit_value_fn(const struct lf_parser_key *k)
 {
     return values_emit[k->type];

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * values.h - a key's emit function, for an engine that resolves its keys
- * once and calls the function per value (the regex engine).
+ * values.h - typing a regex line's values: its named groups resolved once
+ * (struct lf_parser_group) and a line's groups turned into fields in one
+ * walk (values_groups.c).
  *
  * lf_parser_emit_str() checks every value for the time key and for room
  * in the record, then jumps on the key's type to its handler. An engine
  * that knows both per key at init, and reserves each line's fields up
- * front, can skip that per value: it takes the function once and calls
- * it directly.
+ * front, can skip that per value: the walk reads the common forms inline
+ * and calls a key's handler, taken once, for the rest.
  */
 #ifndef LF_VALUES_H
 #define LF_VALUES_H
@@ -21,15 +22,11 @@ typedef void (*lf_parser_emit_fn)(struct lf_parser_line *line,
                                   const struct lf_parser_key *k, const char *s,
                                   size_t n);
 
-/* What to call with k's string values in place of lf_parser_emit_str():
- * the handler of k's type, or for the time key one that takes the time
- * first. The handler appends fields without checking for room: the caller
+/* What to call with k's string values in place of lf_parser_emit_str()
+ * once the caller has taken the time (lf_parser_take_time()): the handler
+ * of k's type. It appends fields without checking for room: the caller
  * reserves lf_parser_emit_room(k) fields in the record for each value it
  * hands over. k must outlive the calls. Thread: any. */
-lf_parser_emit_fn lf_parser_emit_str_fn(const struct lf_parser_key *k);
-
-/* lf_parser_emit_str_fn() without the time: k's type handler alone, for
- * a caller that has taken the time itself (lf_parser_take_time()). */
 lf_parser_emit_fn lf_parser_emit_value_fn(const struct lf_parser_key *k);
 
 /* The fields a value of k may take from the room reserved for it:
