@@ -826,48 +826,6 @@ static inline size_t values_ipv4_prefix(const char *s, size_t n,
     return i;
 }
 
-static inline int values_is_hex(unsigned char c)
-{
-    return (unsigned)(c - '0') < 10 || (unsigned)((c | 0x20) - 'a') < 6;
-}
-
-/* Whether s[0..n) is an IPv6 address in its plain form: groups of one to
- * four hex digits between single colons, eight of them, or at most seven
- * with one "::" (at either end too). inet_pton() reads every such string
- * as an address; this says so without its copy and call. Any other form
- * (an IPv4 tail, a longer group, a stray colon) is not plain, and is left
- * to inet_pton(). */
-static int values_ipv6_is_plain(const char *s, size_t n)
-{
-    size_t i = 0, groups = 0;
-    int has_gap = 0;
-
-    if (n >= 2 && s[0] == ':' && s[1] == ':') {
-        has_gap = 1;
-        i = 2;
-    }
-    while (i < n) {
-        size_t start = i;
-
-        while (i < n && i - start < 5 && values_is_hex((unsigned char)s[i]))
-            i++;
-        if (i == start || i - start > 4)
-            return 0;
-        groups++;
-        if (i == n)
-            break;
-        if (s[i++] != ':' || i == n) /* not a colon, or one at the end */
-            return 0;
-        if (s[i] == ':') {
-            if (has_gap)
-                return 0;
-            has_gap = 1;
-            i++;
-        }
-    }
-    return has_gap ? groups <= 7 : groups == 8;
-}
-
 /* The IP inside an address as written: a, [a], [a]:port or a:port (one
  * ':' only, so a bare IPv6 keeps its colons). Sets *ip, *ip_n and *family
  * and returns 1 when it is an IP literal; its bytes go to bin unless bin

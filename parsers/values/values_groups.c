@@ -14,8 +14,8 @@
  *   int                   1 to 18 digits
  *   duration (s to us)    "d.ddd" or "dd.ddd"
  *   float/int/str_list    one attempt: "d.ddd", a short decimal; digits;
- *                         8 to 16 bytes without a blank
- *   addr                  a dotted quad of 8 to 15 bytes
+ *                         8 to 16 bytes without a blank; and "-" or ""
+ *   addr                  a dotted quad of 8 to 15 bytes, a plain IPv6
  *   the time key          the string of the line before (its result
  *                         kept in the time cache), else
  *                         lf_parser_take_time(); then, if the field is
@@ -270,6 +270,35 @@ values_walk_sync(const struct values_walk *w)
     rec->fields_cap = (uint32_t)(w->spare - rec->fields);
 }
 
+/* A list type's value that its inline form did not take: when it is "-"
+ * or "", no attempt at all (values_list_none()): the value and the array
+ * null, the count 0; returns 0 for anything else, left to the handler. */
+static inline __attribute__((always_inline)) int
+values_group_list_none(struct values_walk *w, const struct lf_parser_group *g,
+                       const char *s, size_t n)
+{
+    struct lfp_field *restrict f = w->f;
+
+    if (!values_is_dash(s, n))
+        return 0;
+    memcpy(f, &g->head[0], VALUES_FIELD_HEAD);
+    f->type = LFP_T_NULL;
+    f->flags &= (uint8_t)~LFP_FIELD_ESCAPE; /* the key's flags alone */
+    f->n = 0;
+    f->v.i = 0;
+    memcpy(f + 1, &g->head[1], VALUES_FIELD_HEAD);
+    f[1].type = LFP_T_NULL;
+    f[1].n = 0;
+    f[1].v.i = 0;
+    w->f = f + 2;
+    if (g->nheads == 3) {
+        f[2] = g->head[2];
+        f[2].v.i = 0;
+        w->f = f + 3;
+    }
+    return 1;
+}
+
 /* The inline path of g, with op its g->op, for s[0..n): fills the fields
  * at w->f and moves it past them, an element taken below w->spare;
  * returns 0 when the handler must take the value. */
@@ -304,21 +333,21 @@ values_group_fast(struct values_walk *w, const struct lf_parser_group *g,
         if (values_to_milli(s, n, &milli) == 0)
             d = (double)milli / 1e3;
         else if (values_fast_float(s, n, &d) != 0)
-            return 0;
+            return values_group_list_none(w, g, s, n);
         e = --w->spare;
         *e = (struct lfp_field){.type = LFP_T_FLOAT, .v.d = d};
         w->f = values_group_list_one(w->f, g, e);
         return 1;
     case VALUES_OP_INT_LIST:
         if (values_to_uint_short(s, n, &i) != 0)
-            return 0;
+            return values_group_list_none(w, g, s, n);
         e = --w->spare;
         *e = (struct lfp_field){.type = LFP_T_INT, .v.i = i};
         w->f = values_group_list_one(w->f, g, e);
         return 1;
     case VALUES_OP_STR_LIST:
         if (n - 8 > 16 - 8 || values_has_blank_8_16(s, n))
-            return 0;
+            return values_group_list_none(w, g, s, n);
         e = --w->spare;
         *e = (struct lfp_field){.type = LFP_T_STR,
                                 .flags = LFP_FIELD_ESCAPE,
@@ -327,7 +356,10 @@ values_group_fast(struct values_walk *w, const struct lf_parser_group *g,
         w->f = values_group_list_one(w->f, g, e);
         return 1;
     case VALUES_OP_ADDR:
-        if (n - 8 > 15 - 8 || !values_is_quad(s, n))
+        /* a dotted quad, or a plain IPv6 (at most 39 bytes): either is
+         * its own IP, and needs no escaping */
+        if ((n - 8 > 15 - 8 || !values_is_quad(s, n)) &&
+            (n - 2 > 39 - 2 || !values_ipv6_is_plain(s, n)))
             return 0;
         values_group_put(w->f++, &g->head[0], (uint32_t)n, s);
         if (g->nheads == 2)

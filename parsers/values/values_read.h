@@ -2,10 +2,10 @@
 /*
  * values_read.h - the readers of the common value forms, inline: a
  * status or a size, "d.ddd" timings, short decimals, an address and
- * port without a blank, a dotted quad. Each checks its form in one pass
- * and answers -1 (or 0) for anything else, which the caller hands to the
- * general conversion in values.c. Shared by values.c (the handlers) and
- * values_groups.c (a line's groups in one walk).
+ * port without a blank, a dotted quad, a plain IPv6 address. Each checks its
+ * form in one pass and answers -1 (or 0) for anything else, which the caller
+ * hands to the general conversion in values.c. Shared by values.c (the
+ * handlers) and values_groups.c (a line's groups in one walk).
  */
 #ifndef LF_VALUES_READ_H
 #define LF_VALUES_READ_H
@@ -177,6 +177,48 @@ static inline int values_is_quad(const char *s, size_t n)
             return 0;
     }
     return i == n;
+}
+
+static inline int values_is_hex(unsigned char c)
+{
+    return (unsigned)(c - '0') < 10 || (unsigned)((c | 0x20) - 'a') < 6;
+}
+
+/* Whether s[0..n) is an IPv6 address in its plain form: groups of one to
+ * four hex digits between single colons, eight of them, or at most seven
+ * with one "::" (at either end too). inet_pton() reads every such string
+ * as an address; this says so without its copy and call. Any other form
+ * (an IPv4 tail, a longer group, a stray colon) is not plain, and is left
+ * to inet_pton(). */
+static inline int values_ipv6_is_plain(const char *s, size_t n)
+{
+    size_t i = 0, groups = 0;
+    int has_gap = 0;
+
+    if (n >= 2 && s[0] == ':' && s[1] == ':') {
+        has_gap = 1;
+        i = 2;
+    }
+    while (i < n) {
+        size_t start = i;
+
+        while (i < n && i - start < 5 && values_is_hex((unsigned char)s[i]))
+            i++;
+        if (i == start || i - start > 4)
+            return 0;
+        groups++;
+        if (i == n)
+            break;
+        if (s[i++] != ':' || i == n) /* not a colon, or one at the end */
+            return 0;
+        if (s[i] == ':') {
+            if (has_gap)
+                return 0;
+            has_gap = 1;
+            i++;
+        }
+    }
+    return has_gap ? groups <= 7 : groups == 8;
 }
 
 #endif
