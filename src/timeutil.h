@@ -102,8 +102,14 @@ static inline int lf_time_parse_again(const struct lf_timecache *cache,
     if (cache->whole_fmt != fmt_id || cache->whole_len != len ||
         len < sizeof(uint64_t))
         return 0;
-    for (i = 0; i + sizeof(uint64_t) < len; i += sizeof(uint64_t))
-        diff |= lf_time_word(cache->whole + i) ^ lf_time_word(s + i);
+    if (len > 24 && len <= 32) { /* most time strings: four words */
+        diff = (lf_time_word(cache->whole) ^ lf_time_word(s)) |
+               (lf_time_word(cache->whole + 8) ^ lf_time_word(s + 8)) |
+               (lf_time_word(cache->whole + 16) ^ lf_time_word(s + 16));
+    } else {
+        for (i = 0; i + sizeof(uint64_t) < len; i += sizeof(uint64_t))
+            diff |= lf_time_word(cache->whole + i) ^ lf_time_word(s + i);
+    }
     i = len - sizeof(uint64_t);
     diff |= lf_time_word(cache->whole + i) ^ lf_time_word(s + i);
     if (diff)
