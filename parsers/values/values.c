@@ -643,31 +643,55 @@ static void values_list_none(struct lf_parser_line *line,
     (void)values_add_extra(line, k, 2, LFP_T_INT); /* 0 attempts */
 }
 
+/* The most attempts values_list_split() gathers on the stack before it
+ * knows their count; a longer list is counted first. */
+#define VALUES_LIST_STACK 16
+
+/* Splits s[0..n) into at most max attempts at arr, each converted per
+ * type. Returns how many, or max + 1 when there are more (arr[0..max)
+ * then converted, and conversion errors counted). */
+static uint32_t values_list_fill(struct lf_parser_line *line,
+                                 struct lfp_field *arr, uint32_t max, int type,
+                                 const char *s, size_t n)
+{
+    uint32_t m = 0;
+    size_t start = 0;
+
+    for (size_t i = 0; i <= n; i++) {
+        size_t sep = i < n ? values_list_sep(s, n, i) : 1;
+        if (!sep)
+            continue;
+        if (m == max)
+            return max + 1;
+        values_list_elem(line, &arr[m++], type, s + start, i - start);
+        start = i + sep;
+        i += sep - 1;
+    }
+    return m;
+}
+
 /* Splits s[0..n) at the separators into the array of attempts, each
- * converted per type. One attempt (a value that does not convert) takes
- * its array as values_list_one() does. */
+ * converted per type, in one pass onto the stack (a longer list counted
+ * first). One attempt (a value that does not convert) takes its array as
+ * values_list_one() does. */
 static void values_list_split(struct lf_parser_line *line,
                               const struct lf_parser_key *k, const char *s,
                               size_t n)
 {
     struct lfp_record *rec = line->rec;
-    uint32_t m = 0, nelem = values_list_count(s, n);
-    struct lfp_field *arr =
-        nelem == 1 ? &rec->fields[--rec->fields_cap]
-                   : lf_chunk_alloc(line->chunk, nelem * sizeof(*arr));
-    size_t start = 0;
+    struct lfp_field tmp[VALUES_LIST_STACK], *arr;
+    uint32_t conv_errors = line->conv_errors;
+    uint32_t m = values_list_fill(line, tmp, VALUES_LIST_STACK, k->type, s, n);
 
-    if (nelem == 1) {
-        values_list_elem(line, &arr[m++], k->type, s, n);
+    if (m > VALUES_LIST_STACK) { /* counted again below */
+        line->conv_errors = conv_errors;
+        m = values_list_count(s, n);
+        arr = lf_chunk_alloc(line->chunk, m * sizeof(*arr));
+        (void)values_list_fill(line, arr, m, k->type, s, n); /* m of them */
     } else {
-        for (size_t i = 0; i <= n; i++) {
-            size_t sep = i < n ? values_list_sep(s, n, i) : 1;
-            if (!sep)
-                continue;
-            values_list_elem(line, &arr[m++], k->type, s + start, i - start);
-            start = i + sep;
-            i += sep - 1;
-        }
+        arr = m == 1 ? &rec->fields[--rec->fields_cap]
+                     : lf_chunk_alloc(line->chunk, m * sizeof(*arr));
+        memcpy(arr, tmp, m * sizeof(*arr));
     }
     rec->nfields +=
         values_list_put(rec->fields + rec->nfields, k, &arr[m - 1], arr, m);

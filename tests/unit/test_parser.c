@@ -968,6 +968,55 @@ static void test_list_element_that_does_not_convert_stays_string(void **state)
     fixture_close(&fx);
 }
 
+/* Lists of 15 to 40 attempts, around the 16 the split gathers before it
+ * counts, with an attempt that does not convert at each place: every
+ * attempt in order, the last one, the count, and each bad one counted
+ * once. */
+static void test_long_lists_keep_every_attempt(void **state)
+{
+    char *types[] = {"s:int_list"};
+    char *renames[] = {"s:st/sts/stn"};
+    struct fixture fx;
+    struct lfp_record *rec;
+    uint64_t errors = 0;
+
+    (void)state;
+    open_fields(&fx, "^(?<s>.*)$", types, 1, renames, 1, 1);
+    for (uint32_t len = 15; len <= 40; len++) {
+        for (uint32_t bad = 0; bad <= len; bad++) { /* bad == len: none */
+            char line[512];
+            size_t at = 0;
+            const struct lfp_field *e;
+
+            for (uint32_t i = 0; i < len; i++) {
+                int w = snprintf(line + at, sizeof(line) - at, "%s%u%s",
+                                 i ? (i % 5 ? ", " : " : ") : "", 500 + i,
+                                 i == bad ? "x" : "");
+                assert_true(w > 0 && (size_t)w < sizeof(line) - at);
+                at += (size_t)w;
+            }
+            assert_int_equal(parse(&fx, line, &rec), LFP_OK);
+            e = array_field(rec, "sts", len);
+            for (uint32_t i = 0; i < len; i++) {
+                if (i == bad) {
+                    assert_int_equal(e[i].type, LFP_T_STR);
+                } else {
+                    assert_int_equal(e[i].type, LFP_T_INT);
+                    assert_int_equal(e[i].v.i, 500 + i);
+                }
+            }
+            if (bad == len - 1)
+                assert_int_equal(field(rec, "st")->type, LFP_T_STR);
+            else
+                assert_int_field(rec, "st", 500 + len - 1);
+            assert_int_field(rec, "stn", len);
+            errors += bad < len;
+            assert_int_equal(lf_parser_conv_errors(fx.p), errors);
+        }
+    }
+    fixture_close(&fx);
+}
+
 /* The shapes at the edges of the float fast path (sign, point at either
  * end, 16 and 17 digits, 2^53 and past it, 18 and 19 bytes) convert as
  * strtod does, as a float and as a one-entry float_list; the rest stay
@@ -2614,6 +2663,7 @@ int main(void)
         cmocka_unit_test(test_option_table_lists_parser_keys),
         cmocka_unit_test(test_list_types_split_nginx_multi_values),
         cmocka_unit_test(test_list_element_that_does_not_convert_stays_string),
+        cmocka_unit_test(test_long_lists_keep_every_attempt),
         cmocka_unit_test(test_float_edge_shapes_match_strtod),
         cmocka_unit_test(test_list_of_one_attempt),
         cmocka_unit_test(test_group_walk_gives_the_handlers_fields),
