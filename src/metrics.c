@@ -171,6 +171,7 @@ struct lf_metrics_shard *lf_metrics_shard_new(struct lf_metrics *m)
     lfp_find_init(&sh->find, m->want, MF__COUNT + m->st.nlabels);
     for (size_t i = 0; i < METRICS_MEMO; i++)
         sh->memo[i].bits = UINT64_MAX;
+    lf_metrics_place(&m->st, 0.0, &sh->zero_at);
     pthread_mutex_lock(&m->shards_lock);
     sh->next = m->shards;
     m->shards = sh;
@@ -555,38 +556,55 @@ static void metrics_counts_record(struct metrics_delta *d,
         d->c.bytes += (uint64_t)f->v.i;
 }
 
-/* The place of v, from the memo when v was seen lately: timings have a
- * few thousand distinct values, and the log and the bucket search cost
- * more than the lookup. */
-static const struct metrics_place *metrics_place_of(struct lf_metrics_shard *sh,
-                                                    double v)
+/* The place of v (bits: its bits), from the memo when v was seen lately:
+ * timings have a few thousand distinct values, and the log and the
+ * bucket search cost more than the lookup. */
+static struct metrics_place metrics_place_of(struct lf_metrics_shard *sh,
+                                             double v, uint64_t bits)
 {
-    uint64_t bits;
-    size_t slot;
+    size_t slot = (size_t)((bits * UINT64_C(0x9e3779b97f4a7c15)) >> 54) &
+                  (METRICS_MEMO - 1);
 
-    memcpy(&bits, &v, sizeof(bits));
-    slot = (size_t)((bits * UINT64_C(0x9e3779b97f4a7c15)) >> 54) &
-           (METRICS_MEMO - 1);
     if (sh->memo[slot].bits != bits) {
         lf_metrics_place(&sh->m->st, v, &sh->memo[slot].at);
         sh->memo[slot].bits = bits;
     }
-    return &sh->memo[slot].at;
+    return sh->memo[slot].at;
 }
 
+/* The value a record's latencies last looked up in the memo, and its
+ * place: a single attempt logs the same header and response time, and
+ * the second then costs neither the memo's line nor its hash. */
+struct metrics_values {
+    uint64_t bits; /* UINT64_MAX (a NaN, never a value): none yet */
+    struct metrics_place at;
+};
+
 /* Adds latency f of kind k, when it is a number, to d. Inline with a
- * constant k: the kind's sketch and rows are at fixed offsets. */
-static inline void metrics_kind_value(struct lf_metrics_shard *sh,
-                                      struct metrics_delta *d, int k,
-                                      const struct lfp_field *f)
+ * constant k: the kind's sketch and rows are at fixed offsets. A zero
+ * (connect times mostly) takes the shard's zero_at, without the memo. */
+static inline __attribute__((always_inline)) void
+metrics_kind_value(struct lf_metrics_shard *sh, struct metrics_delta *d,
+                   struct metrics_values *seen, int k,
+                   const struct lfp_field *f)
 {
+    uint64_t bits;
     double v;
 
     if (!metrics_number(f, &v))
         return;
     if (k == METRICS_K_REQUEST) /* the one kind in ns, lf_metrics_kinds */
         v /= 1e9;
-    lf_metrics_delta_value(&sh->m->st, d, k, v, metrics_place_of(sh, v));
+    memcpy(&bits, &v, sizeof(bits));
+    if (bits == 0) {
+        lf_metrics_delta_value(&sh->m->st, d, k, v, &sh->zero_at);
+        return;
+    }
+    if (bits != seen->bits) {
+        seen->at = metrics_place_of(sh, v, bits);
+        seen->bits = bits;
+    }
+    lf_metrics_delta_value(&sh->m->st, d, k, v, &seen->at);
 }
 
 static void metrics_record(struct lf_metrics_shard *sh,
@@ -594,6 +612,7 @@ static void metrics_record(struct lf_metrics_shard *sh,
 {
     const struct metrics_settings *st = &sh->m->st;
     const struct lfp_field **got = sh->got;
+    struct metrics_values seen = {.bits = UINT64_MAX};
     struct metrics_delta *d;
     uint64_t hash;
     uint32_t id;
@@ -609,10 +628,10 @@ static void metrics_record(struct lf_metrics_shard *sh,
         sh->folded++;
     d = metrics_delta_get(sh, id);
     metrics_counts_record(d, got);
-    metrics_kind_value(sh, d, METRICS_K_REQUEST, got[MF_KIND0]);
-    metrics_kind_value(sh, d, METRICS_K_RESPONSE, got[MF_KIND0 + 1]);
-    metrics_kind_value(sh, d, METRICS_K_CONNECT, got[MF_KIND0 + 2]);
-    metrics_kind_value(sh, d, METRICS_K_HEADER, got[MF_KIND0 + 3]);
+    metrics_kind_value(sh, d, &seen, METRICS_K_REQUEST, got[MF_KIND0]);
+    metrics_kind_value(sh, d, &seen, METRICS_K_RESPONSE, got[MF_KIND0 + 1]);
+    metrics_kind_value(sh, d, &seen, METRICS_K_CONNECT, got[MF_KIND0 + 2]);
+    metrics_kind_value(sh, d, &seen, METRICS_K_HEADER, got[MF_KIND0 + 3]);
 }
 
 void lf_metrics_observe(struct lf_metrics_shard *sh,

@@ -289,6 +289,7 @@ struct lf_metrics_shard {
         uint64_t bits;
         struct metrics_place at;
     } memo[METRICS_MEMO];
+    struct metrics_place zero_at; /* the place of 0.0 */
     uint64_t folded; /* records folded into __overflow__, this chunk */
     struct lf_metrics_shard *next;
 };

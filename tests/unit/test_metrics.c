@@ -458,11 +458,14 @@ static void test_disabled_metrics_build_nothing(void **state)
     lf_metrics_tick(NULL, T0);
 }
 
-/* The counts of the response_seconds_bucket lines of text, in order. */
-static int bucket_counts(const char *text, uint64_t *counts, int max)
+/* The counts of the `family`_bucket lines of text, in order. */
+static int family_bucket_counts(const char *text, const char *family,
+                                uint64_t *counts, int max)
 {
-    static const char name[] = "logferry_upstream_response_seconds_bucket{";
+    char name[128];
     int n = 0;
+
+    (void)snprintf(name, sizeof(name), "%s_bucket{", family);
 
     for (const char *p = strstr(text, name); p && n < max;
          p = strstr(p + 1, name)) {
@@ -473,6 +476,13 @@ static int bucket_counts(const char *text, uint64_t *counts, int max)
         counts[n++] = c;
     }
     return n;
+}
+
+/* The counts of the response_seconds_bucket lines of text, in order. */
+static int bucket_counts(const char *text, uint64_t *counts, int max)
+{
+    return family_bucket_counts(text, "logferry_upstream_response_seconds",
+                                counts, max);
 }
 
 /* Values on, next to and between the bounds, zeros and a sweep wide
@@ -552,6 +562,56 @@ static void test_histogram_counts_each_value_in_its_bucket(void **state)
         lf_metrics_shard_free(sh);
         lf_metrics_free(m);
     }
+}
+
+/* A record whose header time equals its response time, and whose connect
+ * time is 0, counts each in its own histogram like any other value: the
+ * second of two equal latencies reuses the place of the first, a zero
+ * takes the place of 0 without the memo. */
+static void test_equal_and_zero_latencies_count_in_their_buckets(void **state)
+{
+    static const char *const conf[] = {"enabled", "on", "buckets",
+                                       "0.0000000001,0.001,0.005,0.1,1", NULL};
+    const double bounds[] = {1e-10, 0.001, 0.005, 0.1, 1};
+    static double v[1000];
+    size_t n = hist_values(bounds, 5, v);
+    struct lf_metrics *m = metrics_make(conf);
+    struct lf_metrics_shard *sh = lf_metrics_shard_new(m);
+    struct lfp_chunk *c = lf_chunk_new(65536, 65536);
+    uint64_t resp[8] = {0}, head[8] = {0}, conn[8] = {0};
+    char *text;
+
+    (void)state;
+    lf_chunk_set_tag(c, "x", 1);
+    for (size_t i = 0; i < n; i++) {
+        struct lfp_record *rec;
+        lf_chunk_add_line(c, 0, 0, 0);
+        rec = &c->records[c->nrecords - 1];
+        lf_field_set_str(lf_record_add(c, rec), "upstream.address", "a:1", 3);
+        lf_field_set_int(lf_record_add(c, rec), "http.response.status_code",
+                         200);
+        lf_field_set_float(lf_record_add(c, rec), "upstream.response_time",
+                           v[i]);
+        lf_field_set_float(lf_record_add(c, rec), "upstream.connect_time", 0);
+        lf_field_set_float(lf_record_add(c, rec), "upstream.header_time", v[i]);
+    }
+    lf_metrics_observe(sh, c);
+    text = render(m, T0);
+    assert_int_equal(bucket_counts(text, resp, 8), 6);
+    assert_int_equal(
+        family_bucket_counts(text, "logferry_upstream_header_seconds", head, 8),
+        6);
+    assert_int_equal(family_bucket_counts(
+                         text, "logferry_upstream_connect_seconds", conn, 8),
+                     6);
+    for (int b = 0; b < 6; b++) {
+        assert_int_equal(head[b], resp[b]);
+        assert_int_equal(conn[b], n); /* 0 is at or below every bound */
+    }
+    lf_free(text);
+    lf_chunk_free(c);
+    lf_metrics_shard_free(sh);
+    lf_metrics_free(m);
 }
 
 /* Where a sketch index is far enough from every bound to tell the
@@ -664,6 +724,7 @@ int main(void)
         cmocka_unit_test(test_options_are_checked_with_file_and_line),
         cmocka_unit_test(test_disabled_metrics_build_nothing),
         cmocka_unit_test(test_histogram_counts_each_value_in_its_bucket),
+        cmocka_unit_test(test_equal_and_zero_latencies_count_in_their_buckets),
         cmocka_unit_test(test_bucket_of_index_matches_the_bounds),
         cmocka_unit_test(test_request_time_is_the_one_kind_in_ns),
         cmocka_unit_test(test_delta_count_past_32_bits_reaches_the_series),
