@@ -340,27 +340,33 @@ static uint64_t metrics_word(const char *p, size_t n)
 }
 
 /* h extended with the value p[0, n), a word at a time (the last word
- * overlaps the one before it). */
+ * overlaps the one before it). The length goes in with the first word:
+ * one mix for up to 8 bytes, two for an address with its port. */
 static uint64_t metrics_hash_value(uint64_t h, const char *p, size_t n)
 {
-    h = metrics_mix(h ^ n);
+    size_t j = 0;
+
+    h ^= (uint64_t)n << 56;
     if (n <= 8)
         return metrics_mix(h ^ metrics_word(p, n));
-    for (size_t j = 0; j + 8 < n; j += 8)
+    for (; j + 16 < n; j += 8)
         h = metrics_mix(h ^ metrics_load64(p + j));
+    h = metrics_mix(h ^ metrics_load64(p + j));
     return metrics_mix(h ^ metrics_load64(p + n - 8));
 }
 
 /* The record's label values: strings as they are (cut at
  * METRICS_LABEL_MAX), numbers printed into num[i], "-" when absent.
  * Returns their hash for the shard cache, taken straight from the record
- * since every line looks its label set up. */
+ * since every line looks its label set up; *key_len is the length of
+ * their raw key (metrics_key). */
 static uint64_t metrics_labels(const struct lf_metrics *m,
                                const struct lfp_field *const *got,
                                struct metrics_label *lab,
-                               char (*num)[METRICS_NUM_MAX])
+                               char (*num)[METRICS_NUM_MAX], size_t *key_len)
 {
     uint64_t h = 0;
+    size_t len = 0;
 
     for (int i = 0; i < m->st.nlabels; i++) {
         const struct lfp_field *f = got[MF__COUNT + i];
@@ -378,7 +384,9 @@ static uint64_t metrics_labels(const struct lf_metrics *m,
             lab[i].n = n > 0 ? (size_t)n : 1;
         }
         h = metrics_hash_value(h, lab[i].s, lab[i].n);
+        len += sizeof(uint16_t) + lab[i].n;
     }
+    *key_len = len;
     return h;
 }
 
@@ -386,31 +394,32 @@ static uint64_t metrics_labels(const struct lf_metrics *m,
  * call to memcmp costs more than comparing them here. */
 static int metrics_bytes_equal(const char *a, const char *b, size_t n)
 {
+    size_t j = 0;
+
     if (n <= 8)
         return metrics_word(a, n) == metrics_word(b, n);
-    for (size_t j = 0; j + 8 < n; j += 8)
+    for (; j + 16 < n; j += 8)
         if (metrics_load64(a + j) != metrics_load64(b + j))
             return 0;
-    return metrics_load64(a + n - 8) == metrics_load64(b + n - 8);
+    return ((metrics_load64(a + j) ^ metrics_load64(b + j)) |
+            (metrics_load64(a + n - 8) ^ metrics_load64(b + n - 8))) == 0;
 }
 
-/* Whether key (length-prefixed values, see metrics_key) holds lab. */
-static int metrics_key_is(const char *key, uint32_t key_len,
-                          const struct metrics_label *lab, int n)
+/* Whether key (length-prefixed values, see metrics_key) holds lab, when
+ * the key's length is that of lab's key: then each length read lies
+ * inside the key once the ones before it matched. */
+static int metrics_key_is(const char *key, const struct metrics_label *lab,
+                          int n)
 {
-    size_t off = 0;
-
     for (int i = 0; i < n; i++) {
         uint16_t n16;
-        if (key_len - off < sizeof(n16) + lab[i].n)
-            return 0;
-        memcpy(&n16, key + off, sizeof(n16));
+        memcpy(&n16, key, sizeof(n16));
         if (n16 != lab[i].n ||
-            !metrics_bytes_equal(key + off + sizeof(n16), lab[i].s, lab[i].n))
+            !metrics_bytes_equal(key + sizeof(n16), lab[i].s, lab[i].n))
             return 0;
-        off += sizeof(n16) + lab[i].n;
+        key += sizeof(n16) + lab[i].n;
     }
-    return off == key_len;
+    return 1;
 }
 
 /* Builds the raw key of lab in sh->scratch: each value as a 2-byte length
@@ -446,30 +455,30 @@ static int metrics_cache_valid(const struct lf_metrics *m,
            atomic_load_explicit(&m->gen[ce->id], memory_order_relaxed);
 }
 
-/* The cache entry of lab (hash: its hash), or the empty one where it
- * goes. */
+/* The cache entry of lab (hash: its hash, len: the length of its key),
+ * or the empty one where it goes. */
 static inline struct metrics_cache_entry *
 metrics_cache_find(struct lf_metrics_shard *sh, const struct metrics_label *lab,
-                   uint64_t hash)
+                   uint64_t hash, size_t len)
 {
     uint32_t mask = sh->cache_size - 1;
 
     for (uint32_t i = (uint32_t)hash & mask;; i = (i + 1) & mask) {
         struct metrics_cache_entry *ce = &sh->cache[i];
-        if (!ce->key ||
-            (ce->hash == hash &&
-             metrics_key_is(ce->key, ce->key_len, lab, sh->m->st.nlabels)))
+        if (!ce->key || (ce->hash == hash && ce->key_len == len &&
+                         metrics_key_is(ce->key, lab, sh->m->st.nlabels)))
             return ce;
     }
 }
 
-/* The series id of the label values lab (hash: their hash). The key is
- * built only when the cache misses. */
+/* The series id of the label values lab (hash: their hash, key_len: the
+ * length of their key). The key is built only when the cache misses. */
 static uint32_t metrics_lookup(struct lf_metrics_shard *sh,
-                               const struct metrics_label *lab, uint64_t hash)
+                               const struct metrics_label *lab, uint64_t hash,
+                               size_t key_len)
 {
     struct lf_metrics *m = sh->m;
-    struct metrics_cache_entry *ce = metrics_cache_find(sh, lab, hash);
+    struct metrics_cache_entry *ce = metrics_cache_find(sh, lab, hash, key_len);
     size_t len;
 
     if (ce->key && metrics_cache_valid(m, ce))
@@ -478,7 +487,7 @@ static uint32_t metrics_lookup(struct lf_metrics_shard *sh,
     if (!ce->key) {
         if (sh->cache_used >= sh->cache_limit) {
             metrics_cache_clear(sh);
-            ce = metrics_cache_find(sh, lab, hash);
+            ce = metrics_cache_find(sh, lab, hash, key_len);
         }
         ce->hash = hash;
         ce->key = len <= METRICS_CACHE_INLINE ? ce->inline_key : lf_malloc(len);
@@ -615,6 +624,7 @@ static void metrics_record(struct lf_metrics_shard *sh,
     struct metrics_values seen = {.bits = UINT64_MAX};
     struct metrics_delta *d;
     uint64_t hash;
+    size_t key_len;
     uint32_t id;
 
     lfp_find_fields(&sh->find, rec, got);
@@ -622,8 +632,8 @@ static void metrics_record(struct lf_metrics_shard *sh,
      * lines, probes) is not counted here. */
     if (!got[MF_STATUS] && !got[MF_ADDRESS])
         return;
-    hash = metrics_labels(sh->m, got, sh->lab, sh->num);
-    id = metrics_lookup(sh, sh->lab, hash);
+    hash = metrics_labels(sh->m, got, sh->lab, sh->num, &key_len);
+    id = metrics_lookup(sh, sh->lab, hash, key_len);
     if (id == st->max_series)
         sh->folded++;
     d = metrics_delta_get(sh, id);
