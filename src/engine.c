@@ -153,6 +153,13 @@ void lf_engine_chunk_done(struct lf_engine *e, struct lfp_chunk *c)
 
 /* ---- workers ---------------------------------------------------------- */
 
+/* Records a worker takes through every stage before the next run: their
+ * lines and fields (about 12 KiB) are still in the L1 cache when the
+ * filters and metrics read them, where a whole chunk's (about 1.2 MiB)
+ * no longer fit in L2 by the time a stage comes back to its first record.
+ */
+#define ENGINE_RUN_RECORDS 16
+
 static void engine_parse(struct lf_engine *e, struct engine_worker *w,
                          struct engine_input *in, struct lfp_chunk *c)
 {
@@ -228,6 +235,24 @@ static void engine_route(struct lf_engine *e, struct lfp_chunk *c)
     pthread_mutex_unlock(&e->route_lock);
 }
 
+/* Parses, filters and counts chunk c one run of records at a time; each
+ * stage sees a view of c that holds the run (same tag and arena). */
+static void engine_work(struct lf_engine *e, struct engine_worker *w,
+                        struct engine_input *in, struct lfp_chunk *c)
+{
+    for (uint32_t at = 0; at < c->nrecords; at += ENGINE_RUN_RECORDS) {
+        struct lfp_chunk run = *c;
+        run.records = c->records + at;
+        run.nrecords = c->nrecords - at < ENGINE_RUN_RECORDS
+                           ? c->nrecords - at
+                           : ENGINE_RUN_RECORDS;
+        engine_parse(e, w, in, &run);
+        engine_filter(e, w, in, &run);
+        if (w->metrics && in->is_counted)
+            lf_metrics_observe_records(w->metrics, &run);
+    }
+}
+
 static void *engine_worker_main(void *arg)
 {
     struct engine_worker *w = arg;
@@ -251,10 +276,7 @@ static void *engine_worker_main(void *arg)
         pthread_mutex_unlock(&e->work_lock);
 
         in = c->core->owner;
-        engine_parse(e, w, in, c);
-        engine_filter(e, w, in, c);
-        if (w->metrics)
-            lf_metrics_observe(w->metrics, c);
+        engine_work(e, w, in, c);
         engine_route(e, c);
     }
     return NULL;

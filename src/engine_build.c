@@ -543,6 +543,8 @@ static void build_routes(struct lf_engine *e)
         for (int j = 0; j < e->noutputs; j++)
             if (lf_engine_tag_match(e->outputs[j].match, in->tag))
                 in->outputs[in->noutputs++] = j;
+        in->is_counted =
+            e->metrics && lf_metrics_counts_tag(e->metrics, in->tag);
         if (in->noutputs == 0)
             lf_log_warn(in->ins.label,
                         "tag '%s' matches no output: its records are read "

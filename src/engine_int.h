@@ -49,6 +49,7 @@ struct engine_input {
     int nfilters;
     int *outputs; /* indexes of outputs whose match fits tag */
     int noutputs;
+    int is_counted; /* metrics count its records (lf_metrics_counts_tag) */
     pthread_t thread;
     int started;
     int initialised;

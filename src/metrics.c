@@ -644,18 +644,24 @@ static void metrics_record(struct lf_metrics_shard *sh,
     metrics_kind_value(sh, d, &seen, METRICS_K_HEADER, got[MF_KIND0 + 3]);
 }
 
+int lf_metrics_counts_tag(const struct lf_metrics *m, const char *tag)
+{
+    return strcmp(tag, m->st.tag) != 0 && lf_engine_tag_match(m->st.match, tag);
+}
+
 void lf_metrics_observe(struct lf_metrics_shard *sh,
                         const struct lfp_chunk *chunk)
 {
-    struct lf_metrics *m;
+    if (sh && lf_metrics_counts_tag(sh->m, chunk->tag))
+        lf_metrics_observe_records(sh, chunk);
+}
+
+void lf_metrics_observe_records(struct lf_metrics_shard *sh,
+                                const struct lfp_chunk *chunk)
+{
+    struct lf_metrics *m = sh->m;
     uint64_t n = 0;
 
-    if (!sh)
-        return;
-    m = sh->m;
-    if (strcmp(chunk->tag, m->st.tag) == 0 ||
-        !lf_engine_tag_match(m->st.match, chunk->tag))
-        return;
     pthread_mutex_lock(&sh->lock);
     sh->folded = 0;
     for (uint32_t i = 0; i < chunk->nrecords; i++) {

@@ -32,9 +32,18 @@ void lf_metrics_free(struct lf_metrics *m); /* NULL is a no-op */
 /* Per-worker shard. Thread: created at start-up, used by one worker. */
 struct lf_metrics_shard *lf_metrics_shard_new(struct lf_metrics *m);
 void lf_metrics_shard_free(struct lf_metrics_shard *s);
-/* Adds the chunk's live records (not LFP_REC_DROPPED). Thread: a worker. */
+/* Adds the chunk's live records (not LFP_REC_DROPPED) when its tag is
+ * counted. Thread: a worker. */
 void lf_metrics_observe(struct lf_metrics_shard *s,
                         const struct lfp_chunk *chunk);
+/* Whether chunks of this tag are counted: metrics.match takes it and it
+ * is not the tag of metric records. */
+int lf_metrics_counts_tag(const struct lf_metrics *m, const char *tag);
+/* lf_metrics_observe without the tag check, for a caller that made it
+ * once for many chunks or runs of a chunk's records (the engine's
+ * workers). Thread: a worker. */
+void lf_metrics_observe_records(struct lf_metrics_shard *s,
+                                const struct lfp_chunk *chunk);
 
 /* Rolls windows, drops idle series. Thread: the engine's main loop, about
  * once a second. */

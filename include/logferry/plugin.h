@@ -331,7 +331,10 @@ struct lfp_filter_def {
     /* Per-worker scratch (match data and the like); optional. */
     void *(*worker_new)(void *ctx);
     void (*worker_free)(void *ctx, void *wctx);
-    /* Runs on the chunk's records in place. Thread: a worker. */
+    /* Runs on the chunk's records in place: it may change the records,
+     * not the chunk. The core hands a chunk over a run of records at a
+     * time (a view of it, with its tag and arena), so a chunk may take
+     * several calls. Thread: a worker. */
     void (*filter)(void *ctx, void *wctx, struct lfp_chunk *chunk);
     void (*destroy)(void *ctx);
 };

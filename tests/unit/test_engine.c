@@ -11,6 +11,8 @@
  *   - with storage.path, a blocked output spills to disk, acks its input,
  *     and the next run replays the disk buffer first, in order;
  *   - an auxiliary input does not keep exit_on_eof from finishing;
+ *   - filters see every record of a chunk once, though the workers hand
+ *     them over in runs of records, and outputs get the chunk whole;
  *   - the engine's [output] keys are checked with file:line.
  */
 #include <poll.h>
@@ -284,6 +286,76 @@ static const struct lfp_input_def forever_def = {
     .run = forever_run,
 };
 
+/* ---- a filter marking what it sees, a sink checking the marks ---- */
+
+static atomic_int mark_calls;
+static atomic_int marked_ok; /* records output with exactly one mark */
+
+static int mark_init(struct lfp_instance *ins, const struct lfp_host *host,
+                     const void *conf, void **ctx, struct lfp_err *err)
+{
+    (void)ins;
+    (void)host;
+    (void)conf;
+    (void)err;
+    *ctx = NULL;
+    return LFP_OK;
+}
+
+static void mark_filter(void *vctx, void *wctx, struct lfp_chunk *chunk)
+{
+    (void)vctx;
+    (void)wctx;
+    atomic_fetch_add(&mark_calls, 1);
+    for (uint32_t i = 0; i < chunk->nrecords; i++) {
+        struct lfp_field *f = lf_host.record_add(chunk, &chunk->records[i]);
+        f->key = "mark";
+        f->key_len = 4;
+        f->type = LFP_T_INT;
+        f->v.i = 1;
+    }
+}
+
+static const struct lfp_filter_def mark_def = {
+    .abi_version = LFP_ABI_VERSION,
+    .struct_size = sizeof(struct lfp_filter_def),
+    .name = "mark",
+    .init = mark_init,
+    .filter = mark_filter,
+};
+
+static int marked_flush(void *vctx, const struct lfp_chunk *c,
+                        struct lfp_err *err)
+{
+    (void)vctx;
+    (void)err;
+    for (uint32_t i = 0; i < c->nrecords; i++) {
+        const struct lfp_record *rec = &c->records[i];
+        int marks = 0;
+        for (uint32_t j = 0; j < rec->nfields; j++)
+            marks += rec->fields[j].key_len == 4 &&
+                     memcmp(rec->fields[j].key, "mark", 4) == 0;
+        if (marks == 1 && c->nrecords == GEN_LINES)
+            atomic_fetch_add(&marked_ok, 1);
+    }
+    return LFP_FLUSH_OK;
+}
+
+static const struct lfp_output_def marked_def = {
+    .abi_version = LFP_ABI_VERSION,
+    .struct_size = sizeof(struct lfp_output_def),
+    .name = "marked",
+    .init = mark_init,
+    .flush = marked_flush,
+};
+
+static const struct lfp_plugin_entry mark_entry = {
+    LFP_ABI_VERSION, sizeof(struct lfp_plugin_entry), LFP_KIND_FILTER,
+    &mark_def};
+static const struct lfp_plugin_entry marked_entry = {
+    LFP_ABI_VERSION, sizeof(struct lfp_plugin_entry), LFP_KIND_OUTPUT,
+    &marked_def};
+
 static const struct lfp_plugin_entry fixed_entry = {
     LFP_ABI_VERSION, sizeof(struct lfp_plugin_entry), LFP_KIND_OUTPUT,
     &fixed_def};
@@ -300,6 +372,8 @@ static int setup(void **state)
     assert_int_equal(lf_registry_add(&sink_entry, &err), LFP_OK);
     assert_int_equal(lf_registry_add(&fixed_entry, &err), LFP_OK);
     assert_int_equal(lf_registry_add(&forever_entry, &err), LFP_OK);
+    assert_int_equal(lf_registry_add(&mark_entry, &err), LFP_OK);
+    assert_int_equal(lf_registry_add(&marked_entry, &err), LFP_OK);
     return 0;
 }
 
@@ -511,6 +585,22 @@ static void test_auxiliary_input_does_not_block_exit_on_eof(void **state)
     lf_engine_free(e);
 }
 
+static void test_filters_see_each_record_once_in_runs(void **state)
+{
+    struct lf_engine *e;
+
+    (void)state;
+    e = engine_from("[service]\n workers 2\n max_chunks 4\n chunk_size 4K\n"
+                    "[input]\n name gen\n tag app.gen\n chunks 20\n"
+                    "[filter]\n name mark\n match *\n"
+                    "[output]\n name marked\n match *\n");
+    assert_int_equal(lf_engine_run(e), 0);
+    lf_engine_free(e);
+    assert_int_equal(atomic_load(&marked_ok), 20 * GEN_LINES);
+    /* GEN_LINES records are more than one run. */
+    assert_true(atomic_load(&mark_calls) > 20);
+}
+
 static void expect_config_error(const char *text, const char *want)
 {
     struct lf_config *conf = NULL;
@@ -559,6 +649,7 @@ int main(void)
         cmocka_unit_test(test_error_goes_to_the_dead_letter_file_at_once),
         cmocka_unit_test(test_blocked_output_spills_to_disk_and_replays_first),
         cmocka_unit_test(test_auxiliary_input_does_not_block_exit_on_eof),
+        cmocka_unit_test(test_filters_see_each_record_once_in_runs),
         cmocka_unit_test(
             test_output_reliability_keys_are_checked_with_file_line),
     };
