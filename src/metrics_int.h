@@ -136,14 +136,14 @@ struct metrics_hist {
  * is_zero_derived) adds only to the sketch. The others, a few percent,
  * are also counted in hist. So a latency stores to one counter, not
  * two, and the histogram's rows stay out of the cache. The sketches
- * count in 32 bits, for the same reason. */
+ * count in 16 bits, for the same reason. */
 struct metrics_delta {
     /* What a line touches first and together: the sketches (64 bytes
      * each), then the flag and the counts. */
-    struct lf_sketch32 sk[METRICS_NKINDS];
+    struct lf_sketch16 sk[METRICS_NKINDS];
     int is_pending; /* on its epoch's dirty list */
     struct metrics_counts c;
-    /* What a sketch could not hold (lf_sketch32_add), counted in hist
+    /* What a sketch could not hold (lf_sketch16_add), counted in hist
      * when it came here, kept for the quantiles; NULL: none yet. */
     struct lf_sketch *spill[METRICS_NKINDS];
     /* [nbuckets + 1][METRICS_NKINDS]: what the sketches do not tell
@@ -220,7 +220,7 @@ static inline void lf_metrics_delta_value(const struct metrics_settings *st,
 {
     if (at->bucket >= 0)
         d->hist[(size_t)at->bucket * METRICS_NKINDS + (size_t)k]++;
-    if (!lf_sketch32_add(&d->sk[k], v, at->index))
+    if (!lf_sketch16_add(&d->sk[k], v, at->index))
         lf_metrics_delta_grow(st, d, k, at->index);
 }
 struct metrics_series *lf_metrics_series_new(const struct metrics_settings *st);

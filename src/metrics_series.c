@@ -122,7 +122,7 @@ struct metrics_delta *lf_metrics_delta_new(const struct metrics_settings *st)
         lf_calloc(1, sizeof(*d) + sizeof(uint64_t) * series_delta_rows(st));
 
     for (int k = 0; k < METRICS_NKINDS; k++)
-        lf_sketch32_init(&d->sk[k]);
+        lf_sketch16_init(&d->sk[k]);
     return d;
 }
 
@@ -132,7 +132,7 @@ void lf_metrics_delta_free(struct metrics_delta *d)
         return;
     lf_metrics_counts_fini(&d->c);
     for (int k = 0; k < METRICS_NKINDS; k++) {
-        lf_sketch32_fini(&d->sk[k]);
+        lf_sketch16_fini(&d->sk[k]);
         lf_sketch_free(d->spill[k]);
     }
     lf_free(d);
@@ -151,7 +151,7 @@ void lf_metrics_delta_reset(const struct metrics_settings *st,
     d->is_pending = 0;
     memset(d->hist, 0, sizeof(uint64_t) * series_delta_rows(st));
     for (int k = 0; k < METRICS_NKINDS; k++) {
-        lf_sketch32_reset(&d->sk[k]);
+        lf_sketch16_reset(&d->sk[k]);
         if (d->spill[k])
             lf_sketch_reset(d->spill[k]);
     }
@@ -208,7 +208,7 @@ void lf_metrics_place(const struct metrics_settings *st, double v,
  * bins[b * stride] (lf_metrics_bucket_of_index): bucket b takes the indexes
  * from two past bound b - 1 to two short of bound b, one run each. */
 static void series_hist_derive(const struct metrics_settings *st,
-                               const struct lf_sketch32 *sk, uint64_t *bins,
+                               const struct lf_sketch16 *sk, uint64_t *bins,
                                size_t stride)
 {
     int64_t first = sk->offset, last = (int64_t)sk->offset + sk->nbins - 1;
@@ -241,29 +241,29 @@ static struct lf_sketch *series_spill(const struct metrics_settings *st,
 void lf_metrics_delta_grow(const struct metrics_settings *st,
                            struct metrics_delta *d, int k, int32_t index)
 {
-    struct lf_sketch32 *s = &d->sk[k];
+    struct lf_sketch16 *s = &d->sk[k];
     int bucket;
 
-    if (lf_sketch32_covers(s, index)) {
-        /* The count wrapped to 0: it stands for 2^32 more values. The
+    if (lf_sketch16_covers(s, index)) {
+        /* The count wrapped to 0: it stands for 2^16 more values. The
          * histogram counts them now when it reads this bucket off the
          * sketch (else they were counted one by one). */
         bucket = lf_metrics_bucket_of_index(st, index);
         if (bucket >= 0)
             d->hist[(size_t)bucket * METRICS_NKINDS + (size_t)k] += UINT64_C(1)
-                                                                    << 32;
-        lf_sketch_add_bucket(series_spill(st, d, k), index, UINT64_C(1) << 32);
+                                                                    << 16;
+        lf_sketch_add_bucket(series_spill(st, d, k), index, UINT64_C(1) << 16);
         return;
     }
-    if (lf_sketch32_would_fold(s, &st->sketch, index)) {
+    if (lf_sketch16_would_fold(s, &st->sketch, index)) {
         /* Past max_buckets: the histogram counts the buckets now and
          * the spill sketch keeps them (and folds), so the delta's
          * buckets start again from this one. */
         series_hist_derive(st, s, &d->hist[k], METRICS_NKINDS);
-        lf_sketch_merge_bins32(series_spill(st, d, k), s);
-        lf_sketch32_clear_bins(s);
+        lf_sketch_merge_bins16(series_spill(st, d, k), s);
+        lf_sketch16_clear_bins(s);
     }
-    lf_sketch32_grow(s, &st->sketch, index);
+    lf_sketch16_grow(s, &st->sketch, index);
 }
 
 struct metrics_series *lf_metrics_series_new(const struct metrics_settings *st)
@@ -339,7 +339,7 @@ static void series_sketch_merge(const struct metrics_settings *st,
         return;
     if (!*dst)
         *dst = lf_sketch_new(&st->sketch);
-    lf_sketch_merge32(*dst, &d->sk[k]);
+    lf_sketch_merge16(*dst, &d->sk[k]);
     if (d->spill[k])
         lf_sketch_merge_bins(*dst, d->spill[k]);
 }

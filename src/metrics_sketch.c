@@ -257,22 +257,22 @@ void lf_sketch_clear_bins(struct lf_sketch *s)
 /* ---- per-epoch sketches ---------------------------------------------- */
 
 /* A line of cache each: metrics.c touches four of them a record. */
-_Static_assert(sizeof(struct lf_sketch32) == 64, "lf_sketch32 is 64 bytes");
+_Static_assert(sizeof(struct lf_sketch16) == 64, "lf_sketch16 is 64 bytes");
 
-void lf_sketch32_init(struct lf_sketch32 *s)
+void lf_sketch16_init(struct lf_sketch16 *s)
 {
     memset(s, 0, sizeof(*s));
     s->min = INFINITY;
     s->max = -INFINITY;
 }
 
-void lf_sketch32_fini(struct lf_sketch32 *s)
+void lf_sketch16_fini(struct lf_sketch16 *s)
 {
     lf_free(s->bins);
     s->bins = NULL;
 }
 
-void lf_sketch32_clear_bins(struct lf_sketch32 *s)
+void lf_sketch16_clear_bins(struct lf_sketch16 *s)
 {
     if (s->nbins)
         memset(s->bins, 0, sizeof(*s->bins) * (size_t)s->nbins);
@@ -280,9 +280,9 @@ void lf_sketch32_clear_bins(struct lf_sketch32 *s)
     s->offset = 0;
 }
 
-void lf_sketch32_reset(struct lf_sketch32 *s)
+void lf_sketch16_reset(struct lf_sketch16 *s)
 {
-    lf_sketch32_clear_bins(s);
+    lf_sketch16_clear_bins(s);
     s->zero = 0;
     s->count = 0;
     s->sum = 0;
@@ -290,7 +290,7 @@ void lf_sketch32_reset(struct lf_sketch32 *s)
     s->max = -INFINITY;
 }
 
-void lf_sketch32_grow(struct lf_sketch32 *s, const struct lf_sketch_params *p,
+void lf_sketch16_grow(struct lf_sketch16 *s, const struct lf_sketch_params *p,
                       int32_t i)
 {
     int32_t lo = i, hi = i, shift, n;
@@ -320,8 +320,8 @@ void lf_sketch32_grow(struct lf_sketch32 *s, const struct lf_sketch_params *p,
     s->bins[i - lo]++;
 }
 
-void lf_sketch_merge_bins32(struct lf_sketch *dst,
-                            const struct lf_sketch32 *src)
+void lf_sketch_merge_bins16(struct lf_sketch *dst,
+                            const struct lf_sketch16 *src)
 {
     int32_t lo, hi;
 
@@ -340,7 +340,7 @@ void lf_sketch_merge_bins32(struct lf_sketch *dst,
             lf_sketch_add_bucket(dst, src->offset + j, src->bins[j]);
 }
 
-void lf_sketch_merge32(struct lf_sketch *dst, const struct lf_sketch32 *src)
+void lf_sketch_merge16(struct lf_sketch *dst, const struct lf_sketch16 *src)
 {
     if (src->count == 0)
         return;
@@ -351,7 +351,7 @@ void lf_sketch_merge32(struct lf_sketch *dst, const struct lf_sketch32 *src)
         dst->min = src->min;
     if (src->max > dst->max)
         dst->max = src->max;
-    lf_sketch_merge_bins32(dst, src);
+    lf_sketch_merge_bins16(dst, src);
 }
 
 double lf_sketch_quantile(const struct lf_sketch *s, double q)

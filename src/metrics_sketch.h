@@ -125,15 +125,17 @@ void lf_sketch_add_bucket(struct lf_sketch *s, int32_t i, uint64_t n);
 
 /* ---- per-epoch sketches ---------------------------------------------- */
 
-/* A sketch with 32-bit bucket counts that never folds, for what one
- * worker adds in one epoch (metrics.c's deltas): half the bytes of
- * struct lf_sketch, so more of the buckets stay in the cache. What it
- * cannot hold goes to a full sketch the caller keeps: all its buckets
- * before a span past max_buckets, 2^32 of a count that wraps (see
- * lf_sketch32_add). It keeps no params, to fit in 64 bytes: the
- * functions that need them take those of the sketches it merges into. */
-struct lf_sketch32 {
-    uint32_t *bins; /* owned; cap entries */
+/* A sketch with 16-bit bucket counts that never folds, for what one
+ * worker adds in one epoch (metrics.c's deltas): a quarter of the bytes
+ * of struct lf_sketch's buckets, so a line of cache holds 32 of them and
+ * more of the buckets stay in the cache. What it cannot hold goes to a
+ * full sketch the caller keeps: all its buckets before a span past
+ * max_buckets, 2^16 of a count that wraps (see lf_sketch16_add; 65,536
+ * values of one series in one bucket in one epoch, a rare slow path).
+ * It keeps no params, to fit in 64 bytes: the functions that need them
+ * take those of the sketches it merges into. */
+struct lf_sketch16 {
+    uint16_t *bins; /* owned; cap entries */
     int32_t offset; /* bucket index of bins[0] */
     int32_t nbins;  /* used entries */
     int32_t cap;    /* at most max_buckets */
@@ -142,18 +144,18 @@ struct lf_sketch32 {
     double sum, min, max;
 };
 
-void lf_sketch32_init(struct lf_sketch32 *s);
-void lf_sketch32_fini(struct lf_sketch32 *s);
+void lf_sketch16_init(struct lf_sketch16 *s);
+void lf_sketch16_fini(struct lf_sketch16 *s);
 /* Empties it, keeping its memory. */
-void lf_sketch32_reset(struct lf_sketch32 *s);
+void lf_sketch16_reset(struct lf_sketch16 *s);
 
 /* Adds value v (>= 0) whose bucket is index (ignored for the zero
  * bucket). Returns 0 when the caller must finish in the slow path: the
  * bucket is outside the span (nothing added to it yet: the caller calls
- * lf_sketch32_grow), or its count wrapped to 0 (it stands for 2^32 more,
+ * lf_sketch16_grow), or its count wrapped to 0 (it stands for 2^16 more,
  * which the caller moves to a full sketch). Count, sum, min, max are
  * done either way. */
-static inline int lf_sketch32_add(struct lf_sketch32 *s, double v,
+static inline int lf_sketch16_add(struct lf_sketch16 *s, double v,
                                   int32_t index)
 {
     uint32_t j;
@@ -175,13 +177,13 @@ static inline int lf_sketch32_add(struct lf_sketch32 *s, double v,
 }
 
 /* Whether bucket i lies in the span of s. */
-static inline int lf_sketch32_covers(const struct lf_sketch32 *s, int32_t i)
+static inline int lf_sketch16_covers(const struct lf_sketch16 *s, int32_t i)
 {
     return (uint32_t)(i - s->offset) < (uint32_t)s->nbins;
 }
 
 /* Whether covering bucket i would take the span past p->max_buckets. */
-static inline int lf_sketch32_would_fold(const struct lf_sketch32 *s,
+static inline int lf_sketch16_would_fold(const struct lf_sketch16 *s,
                                          const struct lf_sketch_params *p,
                                          int32_t i)
 {
@@ -191,17 +193,17 @@ static inline int lf_sketch32_would_fold(const struct lf_sketch32 *s,
     return s->nbins > 0 && hi - lo + 1 > p->max_buckets;
 }
 
-/* Widens the span to bucket i (outside it, and !lf_sketch32_would_fold)
+/* Widens the span to bucket i (outside it, and !lf_sketch16_would_fold)
  * and counts one value there. */
-void lf_sketch32_grow(struct lf_sketch32 *s, const struct lf_sketch_params *p,
+void lf_sketch16_grow(struct lf_sketch16 *s, const struct lf_sketch_params *p,
                       int32_t i);
 /* Adds the bucket counts of src to dst, and nothing else. */
-void lf_sketch_merge_bins32(struct lf_sketch *dst,
-                            const struct lf_sketch32 *src);
+void lf_sketch_merge_bins16(struct lf_sketch *dst,
+                            const struct lf_sketch16 *src);
 /* Empties the buckets of s, keeping its count, sum, zero, min and max. */
-void lf_sketch32_clear_bins(struct lf_sketch32 *s);
+void lf_sketch16_clear_bins(struct lf_sketch16 *s);
 /* Adds every value of src to dst. */
-void lf_sketch_merge32(struct lf_sketch *dst, const struct lf_sketch32 *src);
+void lf_sketch_merge16(struct lf_sketch *dst, const struct lf_sketch16 *src);
 
 /* The q-quantile (0 <= q <= 1) of the values added: an estimate of the
  * value of rank floor(q * (count - 1)) in sorted order, within the relative

@@ -655,9 +655,9 @@ static void test_request_time_is_the_one_kind_in_ns(void **state)
         assert_int_equal(lf_metrics_kinds[k].is_ns, k == METRICS_K_REQUEST);
 }
 
-/* A delta's 32-bit bucket count that wraps hands 2^32 values to its
+/* A delta's 16-bit bucket count that wraps hands 2^16 values to its
  * spill sketch and to the histogram: the series counts them all. */
-static void test_delta_count_past_32_bits_reaches_the_series(void **state)
+static void test_delta_count_past_16_bits_reaches_the_series(void **state)
 {
     struct lf_metrics *m = metrics_make(defaults);
     const struct metrics_settings *st = &m->st;
@@ -673,15 +673,15 @@ static void test_delta_count_past_32_bits_reaches_the_series(void **state)
     while (0.3 > st->buckets[b])
         b++;
     lf_metrics_delta_value(st, d, k, 0.3, &at);
-    /* As if UINT32_MAX values had come: the next one wraps. */
-    d->sk[k].bins[at.index - d->sk[k].offset] = UINT32_MAX;
+    /* As if UINT16_MAX values had come: the next one wraps. */
+    d->sk[k].bins[at.index - d->sk[k].offset] = UINT16_MAX;
     lf_metrics_delta_value(st, d, k, 0.3, &at);
     lf_metrics_series_merge(st, s, d, T0);
-    assert_true(s->hist[k].bins[b] == UINT64_C(1) << 32);
+    assert_true(s->hist[k].bins[b] == UINT64_C(1) << 16);
     assert_non_null(s->life[k]);
     assert_int_equal(s->life[k]->nbins, 1);
     assert_int_equal(s->life[k]->offset, at.index);
-    assert_true(s->life[k]->bins[0] == UINT64_C(1) << 32);
+    assert_true(s->life[k]->bins[0] == UINT64_C(1) << 16);
     lf_metrics_series_free(st, s);
     lf_metrics_delta_free(d);
     lf_metrics_free(m);
@@ -727,7 +727,7 @@ int main(void)
         cmocka_unit_test(test_equal_and_zero_latencies_count_in_their_buckets),
         cmocka_unit_test(test_bucket_of_index_matches_the_bounds),
         cmocka_unit_test(test_request_time_is_the_one_kind_in_ns),
-        cmocka_unit_test(test_delta_count_past_32_bits_reaches_the_series),
+        cmocka_unit_test(test_delta_count_past_16_bits_reaches_the_series),
         cmocka_unit_test(test_only_finite_latencies_count),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

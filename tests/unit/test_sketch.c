@@ -223,16 +223,16 @@ static void test_add_at_equals_add(void **state)
     lf_sketch_free(b);
 }
 
-/* A 32-bit sketch whose buckets go to a full sketch before a span past
+/* A 16-bit sketch whose buckets go to a full sketch before a span past
  * max_buckets, merged back with them, equals one full sketch of every
  * value: folding gives the same buckets whatever the order counts come
  * in, so the quantiles are the same. */
-static void test_sketch32_with_its_spill_equals_one_sketch(void **state)
+static void test_sketch16_with_its_spill_equals_one_sketch(void **state)
 {
     struct lf_sketch_params p;
     struct lfp_err err = {0};
     struct lf_sketch *all, *spill, *merged;
-    struct lf_sketch32 part;
+    struct lf_sketch16 part;
     int spills = 0;
 
     (void)state;
@@ -240,19 +240,19 @@ static void test_sketch32_with_its_spill_equals_one_sketch(void **state)
     all = lf_sketch_new(&p);
     spill = lf_sketch_new(&p);
     merged = lf_sketch_new(&p);
-    lf_sketch32_init(&part);
+    lf_sketch16_init(&part);
     for (int i = 0; i < 20000; i++) {
         double v = i % 11 == 0 ? 0.0 : rng_lognormal(-3.0, 2.0);
         int32_t at = v > p.min_value ? lf_sketch_index(&p, v) : 0;
         lf_sketch_add(all, v);
-        if (lf_sketch32_add(&part, v, at))
+        if (lf_sketch16_add(&part, v, at))
             continue;
-        if (lf_sketch32_would_fold(&part, &p, at)) {
-            lf_sketch_merge_bins32(spill, &part);
-            lf_sketch32_clear_bins(&part);
+        if (lf_sketch16_would_fold(&part, &p, at)) {
+            lf_sketch_merge_bins16(spill, &part);
+            lf_sketch16_clear_bins(&part);
             spills++;
         }
-        lf_sketch32_grow(&part, &p, at);
+        lf_sketch16_grow(&part, &p, at);
         assert_true(part.nbins <= 32 && part.cap <= 32);
     }
     assert_true(spills > 0);
@@ -261,7 +261,7 @@ static void test_sketch32_with_its_spill_equals_one_sketch(void **state)
     assert_int_equal(part.zero, all->zero);
     assert_true(part.sum == all->sum && part.min == all->min &&
                 part.max == all->max);
-    lf_sketch_merge32(merged, &part);
+    lf_sketch_merge16(merged, &part);
     lf_sketch_merge_bins(merged, spill);
     assert_int_equal(merged->offset, all->offset);
     assert_int_equal(merged->nbins, all->nbins);
@@ -270,40 +270,40 @@ static void test_sketch32_with_its_spill_equals_one_sketch(void **state)
     for (size_t i = 0; i < sizeof(quantiles) / sizeof(quantiles[0]); i++)
         assert_true(lf_sketch_quantile(merged, quantiles[i]) ==
                     lf_sketch_quantile(all, quantiles[i]));
-    lf_sketch32_fini(&part);
+    lf_sketch16_fini(&part);
     lf_sketch_free(all);
     lf_sketch_free(spill);
     lf_sketch_free(merged);
 }
 
-/* A 32-bit count that wraps says so: the value is counted (count, sum)
- * and the bucket reads 0, for the caller to move 2^32 elsewhere. */
-static void test_sketch32_reports_a_count_that_wraps(void **state)
+/* A 16-bit count that wraps says so: the value is counted (count, sum)
+ * and the bucket reads 0, for the caller to move 2^16 elsewhere. */
+static void test_sketch16_reports_a_count_that_wraps(void **state)
 {
     struct lf_sketch_params p;
     struct lfp_err err = {0};
-    struct lf_sketch32 s;
+    struct lf_sketch16 s;
     struct lf_sketch *full;
     int32_t at;
 
     (void)state;
     assert_int_equal(lf_sketch_params_init(&p, 0.01, 2048, &err), LFP_OK);
-    lf_sketch32_init(&s);
+    lf_sketch16_init(&s);
     at = lf_sketch_index(&p, 0.25);
-    assert_int_equal(lf_sketch32_add(&s, 0.25, at), 0); /* no span yet */
-    lf_sketch32_grow(&s, &p, at);
-    s.bins[at - s.offset] = UINT32_MAX - 1;
-    assert_int_equal(lf_sketch32_add(&s, 0.25, at), 1);
-    assert_int_equal(lf_sketch32_add(&s, 0.25, at), 0); /* wrapped */
-    assert_true(lf_sketch32_covers(&s, at));
+    assert_int_equal(lf_sketch16_add(&s, 0.25, at), 0); /* no span yet */
+    lf_sketch16_grow(&s, &p, at);
+    s.bins[at - s.offset] = UINT16_MAX - 1;
+    assert_int_equal(lf_sketch16_add(&s, 0.25, at), 1);
+    assert_int_equal(lf_sketch16_add(&s, 0.25, at), 0); /* wrapped */
+    assert_true(lf_sketch16_covers(&s, at));
     assert_int_equal(s.bins[at - s.offset], 0);
     assert_int_equal(s.count, 3);
     full = lf_sketch_new(&p);
-    lf_sketch_add_bucket(full, at, UINT64_C(1) << 32);
-    lf_sketch_merge32(full, &s);
+    lf_sketch_add_bucket(full, at, UINT64_C(1) << 16);
+    lf_sketch_merge16(full, &s);
     assert_int_equal(full->nbins, 1);
-    assert_true(full->bins[0] == UINT64_C(1) << 32);
-    lf_sketch32_fini(&s);
+    assert_true(full->bins[0] == UINT64_C(1) << 16);
+    lf_sketch16_fini(&s);
     lf_sketch_free(full);
 }
 
@@ -318,8 +318,8 @@ int main(void)
         cmocka_unit_test(
             test_empty_sketch_has_no_quantile_and_ignores_bad_values),
         cmocka_unit_test(test_bad_parameters_are_refused),
-        cmocka_unit_test(test_sketch32_with_its_spill_equals_one_sketch),
-        cmocka_unit_test(test_sketch32_reports_a_count_that_wraps),
+        cmocka_unit_test(test_sketch16_with_its_spill_equals_one_sketch),
+        cmocka_unit_test(test_sketch16_reports_a_count_that_wraps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
