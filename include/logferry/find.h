@@ -57,6 +57,9 @@ struct lfp_find {
     uint16_t lens[LFP_FIND_MAX];
     uint64_t len_mask; /* bit min(len, 63) of every key */
     unsigned next;     /* layout slot to replace next */
+    /* The slot of the last record's layout: records of one layout
+     * often come in a row, and trying it first costs no hash. */
+    unsigned last;
     /* The slot a record of that hash (lfp_find_hash) matched last: a
      * hint, checked like any slot; all 0 at first. */
     uint8_t hint[LFP_FIND_HINTS];
@@ -253,6 +256,7 @@ static inline void lfp_find_scan(struct lfp_find *fd,
         l->off[k] = i * sizeof(*rec->fields);
     }
     fd->hint[h] = (uint8_t)fd->next;
+    fd->last = fd->next;
     fd->next = (fd->next + 1) & (LFP_FIND_LAYOUTS - 1);
 }
 
@@ -268,11 +272,15 @@ static inline void lfp_find_fields(struct lfp_find *fd,
         lfp_find_clear(got, fd->nkeys);
         return;
     }
-    h = lfp_find_hash(rec->fields, rec->nfields);
-    l = lfp_find_layout_of(fd, rec, h);
-    if (!l) {
-        lfp_find_scan(fd, rec, got, h);
-        return;
+    l = &fd->layouts[fd->last];
+    if (!lfp_find_is_layout(l, rec)) {
+        h = lfp_find_hash(rec->fields, rec->nfields);
+        l = lfp_find_layout_of(fd, rec, h);
+        if (!l) {
+            lfp_find_scan(fd, rec, got, h);
+            return;
+        }
+        fd->last = (unsigned)(l - fd->layouts);
     }
     lfp_find_fill(l, rec, got, fd->nkeys);
 }
