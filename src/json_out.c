@@ -154,20 +154,23 @@ static int json_word_plain(uint64_t w)
 }
 
 #ifdef __SSE2__
-/* One bit per byte of v that is not plain: below 0x20, '"', '\\', or
- * >= 0x80 (the sign bit of v itself marks those). */
-static inline __m128i json_vec_special_bytes(__m128i v)
+/* 0xff for each byte of v that is plain: not below 0x20, not '"', not
+ * '\\', not >= 0x80. Flipping bit 1 moves '"' (0x22) to 0x20 and keeps
+ * the control bytes below 0x20 and the high ones negative, so one signed
+ * compare with 0x20 rules out all three kinds; only '\\' takes a compare
+ * of its own. */
+static inline __m128i json_vec_plain_bytes(__m128i v)
 {
-    __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
-    __m128i bad = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-                               _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+    __m128i above = _mm_cmpgt_epi8(_mm_xor_si128(v, _mm_set1_epi8(0x02)),
+                                   _mm_set1_epi8(0x20));
 
-    return _mm_or_si128(_mm_or_si128(bad, ctl), v);
+    return _mm_andnot_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\\')), above);
 }
 
+/* One bit per byte of v that is not plain. */
 static inline unsigned json_vec_special(__m128i v)
 {
-    return (unsigned)_mm_movemask_epi8(json_vec_special_bytes(v));
+    return (unsigned)_mm_movemask_epi8(json_vec_plain_bytes(v)) ^ 0xffffu;
 }
 
 /* Length of the run of plain bytes at the start of s[0..n): none below
@@ -560,8 +563,8 @@ json_put_if_plain(char *o, const char *s, size_t n)
         }
         a = _mm_loadu_si128((const __m128i *)(const void *)s);
         b = _mm_loadu_si128((const __m128i *)(const void *)(s + n - 16));
-        if (_mm_movemask_epi8(_mm_or_si128(json_vec_special_bytes(a),
-                                           json_vec_special_bytes(b))))
+        if (_mm_movemask_epi8(_mm_and_si128(json_vec_plain_bytes(a),
+                                            json_vec_plain_bytes(b))) != 0xffff)
             return NULL;
         _mm_storeu_si128((__m128i *)(void *)o, a);
         _mm_storeu_si128((__m128i *)(void *)(o + n - 16), b);
