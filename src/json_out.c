@@ -330,15 +330,18 @@ static char *json_uint_pairs(char *o, uint64_t u, int n)
  * bytes in memory are their values (json_8values) or their text. Lanes split in
  * one multiply each: four digits in 32 bits, then two in 16, then one per byte;
  * the constants divide exactly below 10^4 (10486 / 2^20 for 100) and 10^2 (103
- * / 2^10 for 10), and no lane's product reaches the next lane. */
+ * / 2^10 for 10), and no lane's product reaches the next lane. A split is
+ * q | (x - q * d) << s, written as (x << s) - q * ((d << s) - 1): one multiply
+ * instead of a multiply, a shift and an or. */
 static inline uint64_t json_8values(uint32_t v)
 {
-    uint64_t hi = v / 10000, x = hi | (uint64_t)(v - hi * 10000) << 32, q;
+    uint64_t hi = v / 10000, q, x;
 
+    x = ((uint64_t)v << 32) - hi * ((UINT64_C(10000) << 32) - 1);
     q = (x * 10486) >> 20 & UINT64_C(0x0000007f0000007f);
-    x = q | (x - q * 100) << 16;
+    x = (x << 16) - q * ((100 << 16) - 1);
     q = (x * 103) >> 10 & UINT64_C(0x000f000f000f000f);
-    return q | (x - q * 10) << 8;
+    return (x << 8) - q * ((10 << 8) - 1);
 }
 
 static inline uint64_t json_8digits(uint32_t v)
@@ -385,7 +388,8 @@ static inline __attribute__((always_inline)) char *json_uint(char *o,
         return o + 2;
     }
     if (u < 1000) {
-        uint64_t hi = u / 100;
+        /* u * 41 >> 12 is u / 100 below 1000. */
+        uint64_t hi = (u * 41) >> 12;
         *o = (char)('0' + hi);
         memcpy(o + 1, json_digits2 + (u - hi * 100) * 2, 2);
         return o + 3;
@@ -394,10 +398,10 @@ static inline __attribute__((always_inline)) char *json_uint(char *o,
     if (u < 100000000) { /* sizes, durations in ns of up to 0.1 s */
         /* The leading zeros are the low zero bytes of the values. */
         uint64_t w = json_8values((uint32_t)u);
-        int zeros = __builtin_ctzll(w) & ~7;
+        unsigned zeros = (unsigned)__builtin_ctzll(w) & ~7u;
         w = (w | UINT64_C(0x3030303030303030)) >> zeros;
         memcpy(o, &w, 8);
-        return o + 8 - zeros / 8;
+        return o + 8 - (zeros >> 3);
     }
 #endif
     return json_uint_long(o, u);
