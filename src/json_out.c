@@ -479,48 +479,78 @@ static char *json_double_text(char *o, double d)
 
 /* The text of recent doubles, per thread: log timings take a few thousand
  * values, each written many times. Direct-mapped by the value's bits; a
- * slot whose len is 0 is empty. */
+ * slot whose len is 0 is empty. A slot is 32 bytes, its text (up to 16
+ * bytes, as timings are) one 16-byte move. The rare longer texts (up to
+ * the 24 bytes of %.17g) have slots of their own, looked up on a miss. */
 #define JSON_MEMO 1024
-#define JSON_MEMO_TEXT 24
+#define JSON_MEMO_TEXT 16
+#define JSON_MEMO_LONG 64
+#define JSON_MEMO_LONG_TEXT 24
 
 struct json_memo {
     uint64_t bits;
-    uint8_t len;
+    uint64_t len;
     char text[JSON_MEMO_TEXT];
 };
 
+struct json_memo_long {
+    uint64_t bits;
+    uint64_t len;
+    char text[JSON_MEMO_LONG_TEXT];
+};
+
 static _Thread_local struct json_memo json_memo[JSON_MEMO];
+static _Thread_local struct json_memo_long json_memo_long[JSON_MEMO_LONG];
 
-/* A miss: the text written the slow way, and kept in slot m. */
-static __attribute__((noinline)) char *
-json_double_miss(char *o, double d, uint64_t bits, struct json_memo *m)
+static inline uint64_t json_memo_hash(uint64_t bits)
 {
-    char *end = json_double_text(o, d);
+    return (bits * UINT64_C(0x9e3779b97f4a7c15)) >> 54;
+}
 
-    if ((size_t)(end - o) <= JSON_MEMO_TEXT) {
-        m->bits = bits;
-        m->len = (uint8_t)(end - o);
-        memcpy(m->text, o, m->len);
+/* A miss: the text from the slots of long texts, or written the slow way
+ * and kept. Takes the bits alone, so that the inline hit prepares nothing
+ * for the call. */
+static __attribute__((noinline)) char *json_double_miss(char *o, uint64_t bits)
+{
+    uint64_t h = json_memo_hash(bits);
+    struct json_memo_long *ml = &json_memo_long[h % JSON_MEMO_LONG];
+    struct json_memo *m = &json_memo[h % JSON_MEMO];
+    size_t len;
+    double d;
+
+    if (ml->len && ml->bits == bits) {
+        memcpy(o, ml->text, JSON_MEMO_LONG_TEXT);
+        return o + ml->len;
     }
-    return end;
+    memcpy(&d, &bits, sizeof(d));
+    len = (size_t)(json_double_text(o, d) - o);
+    if (len <= JSON_MEMO_TEXT) {
+        m->bits = bits;
+        m->len = len;
+        memcpy(m->text, o, len);
+    } else if (len <= JSON_MEMO_LONG_TEXT) {
+        ml->bits = bits;
+        ml->len = len;
+        memcpy(ml->text, o, len);
+    }
+    return o + len;
 }
 
 /* The hit, inline: most doubles of a log were written shortly before. */
 static inline __attribute__((always_inline)) char *json_double(char *o,
                                                                double d)
 {
-    struct json_memo *m;
+    const struct json_memo *m;
     uint64_t bits;
 
     memcpy(&bits, &d, sizeof(bits));
-    m = &json_memo[(bits * UINT64_C(0x9e3779b97f4a7c15)) >> 54 &
-                   (JSON_MEMO - 1)];
+    m = &json_memo[json_memo_hash(bits) % JSON_MEMO];
     if (m->len && m->bits == bits) {
-        /* The whole slot: within the 40 bytes a number may take. */
+        /* The whole text: within the 40 bytes a number may take. */
         memcpy(o, m->text, JSON_MEMO_TEXT);
         return o + m->len;
     }
-    return json_double_miss(o, d, bits, m);
+    return json_double_miss(o, bits);
 }
 
 static char *json_value(char *o, const struct lfp_field *f);

@@ -320,6 +320,47 @@ static void test_doubles_round_trip_exactly(void **state)
     }
 }
 
+/* Texts of up to 16 bytes and longer ones are remembered in slots of
+ * their own sizes: written again, each comes back whole. */
+static void test_doubles_of_every_text_length_repeat_exactly(void **state)
+{
+    static const struct {
+        double d;
+        const char *text;
+    } cases[] = {
+        {0.025, "0.025"},
+        {1234567.0625, "1234567.0625"},
+        {0.12345678901234, "0.12345678901234"},     /* 16 bytes */
+        {0.123456789012345, "0.123456789012345"},   /* 17 */
+        {0.1 + 0.2, "0.30000000000000004"},         /* 19 bytes */
+        {123456789.01234567, "123456789.01234567"}, /* 18 */
+        {1.2345678901234568e-300, "1.2345678901234568e-300"},
+        {-1.2345678901234568e-300, "-1.2345678901234568e-300"}, /* 24 */
+        {-0.001, "-0.001"},
+        {1.5e300, "1.5e+300"},
+    };
+
+    (void)state;
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+            struct lfp_field f[2];
+            struct lfp_record rec = {.fields = f, .nfields = 2};
+            char want[96], *text;
+            yajl_val v;
+            memset(f, 0, sizeof(f));
+            lf_field_set_float(&f[0], "a", cases[i].d);
+            lf_field_set_float(&f[1], "b", cases[i].d);
+            snprintf(want, sizeof(want), "\"a\":%s,\"b\":%s}", cases[i].text,
+                     cases[i].text);
+            v = roundtrip(&rec, &text);
+            if (!strstr(text, want))
+                fail_msg("round %d: %s, not %s", round, text, want);
+            yajl_tree_free(v);
+            lf_free(text);
+        }
+    }
+}
+
 static void test_unparsed_record_keeps_raw_line_and_marks(void **state)
 {
     const char raw[] = "garbage \"line\" \xff";
@@ -554,6 +595,7 @@ int main(void)
         cmocka_unit_test(test_numbers_bools_nulls_arrays),
         cmocka_unit_test(test_one_value_arrays_after_their_scalar),
         cmocka_unit_test(test_doubles_round_trip_exactly),
+        cmocka_unit_test(test_doubles_of_every_text_length_repeat_exactly),
         cmocka_unit_test(test_unparsed_record_keeps_raw_line_and_marks),
         cmocka_unit_test(test_cap_below_bound_returns_zero),
         cmocka_unit_test(test_timestamps_follow_each_record),
