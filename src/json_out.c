@@ -754,15 +754,6 @@ static inline size_t json_field_bound(const struct lfp_field *f)
     return key + 4 + json_value_bound(f);
 }
 
-/* A quick bound on the room of field f: every byte of the key and of the
- * value taken 8 times (an escape takes 6), a number's 40 bytes, the
- * punctuation, in one address computation. It never is below
- * json_field_bound(f); n of a number or an array only makes it larger. */
-static inline size_t json_quick_bound(const struct lfp_field *f)
-{
-    return (((size_t)f->key_len + f->n) << 3) + 48;
-}
-
 /* Room for the opening up to the first field, and for the marks and the
  * closing brace after the last. */
 #define JSON_HEAD (16 + LF_TIME_ISO_LEN)
@@ -810,23 +801,6 @@ size_t lf_json_record_bound(const struct lfp_record *rec)
     return n;
 }
 
-static inline __attribute__((always_inline)) char *
-json_key(char *o, const char *key, size_t key_len, unsigned flags)
-{
-    if (flags & LFP_FIELD_KEY_FRAMED) {
-        /* ,"key": and what follows, 32 bytes; the room check allows for
-         * them and the value overwrites the excess. */
-        memcpy(o, key - 2, 32);
-        return o + key_len + 4;
-    }
-    o = JSON_LIT(o, ",\"");
-    if (flags & LFP_FIELD_KEY_PLAIN)
-        o = json_put(o, key, key_len);
-    else
-        o = json_str_body(o, (const unsigned char *)key, key_len);
-    return JSON_LIT(o, "\":");
-}
-
 /* Whether b's text is a's: same type, size, escaping and bits (a string
  * at the same address, the same number). key_len, type, flags and n fill
  * one word: type, n and the escape flag are compared in it under a mask
@@ -855,36 +829,53 @@ static inline int json_same_value(const struct lfp_field *a,
     return va == vb && ((wa ^ wb) & wm) == 0;
 }
 
-/* After the key of array field f (fv, its copy): an array of one value
- * that is not an array is written inline, as the text at [prev_text,
- * prev_end) again when that is the same value from the field before f;
- * other arrays by json_value. NULL when the room left cannot take it. */
+/* Copies the 32 bytes at src to o. The two ranges may overlap: every
+ * byte is loaded before the first store. */
+static inline __attribute__((always_inline)) void json_move32(char *o,
+                                                              const char *src)
+{
+#ifdef __SSE2__
+    __m128i a = _mm_loadu_si128((const __m128i *)(const void *)src);
+    __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(src + 16));
+
+    _mm_storeu_si128((__m128i *)(void *)o, a);
+    _mm_storeu_si128((__m128i *)(void *)(o + 16), b);
+#else
+    uint64_t w[4];
+
+    memcpy(w, src, sizeof(w));
+    memcpy(o, w, sizeof(w));
+#endif
+}
+
+/* After the key of array field f (fv, its copy), within the room of a
+ * framed field: an array of one value equal to the field before f is
+ * written as the text at [prev_text, prev_end) again, other arrays of one
+ * value inline, the rest by json_value. NULL when the room left cannot
+ * take it. */
 static inline __attribute__((always_inline)) char *
 json_array_field(char *o, const char *end, const struct lfp_field *f,
                  struct lfp_field fv, const char *prev_text,
                  const char *prev_end)
 {
     const struct lfp_field *v = fv.v.arr;
+    size_t len = (size_t)(prev_end - prev_text);
 
+    /* Before the store of '[', which might alias the fields. A value
+     * equal to the one before f is no array (prev_text would be NULL). */
+    if (fv.n == 1 && prev_text && len <= 32 && json_same_value(f - 1, v)) {
+        /* The text is in buf, before o: 32 bytes from it are in buf too,
+         * and the room of a framed field takes them; the moved bytes past
+         * len are overwritten next. */
+        *o = '[';
+        json_move32(o + 1, prev_text);
+        o[len + 1] = ']';
+        return o + len + 2;
+    }
     if (fv.n == 1 && v->type != LFP_T_ARRAY &&
         (uintptr_t)o + ((size_t)v->n << 3) + 48 <= (uintptr_t)end) {
-        size_t len = (size_t)(prev_end - prev_text);
-        /* Before the store of '[', which might alias the fields. */
-        int is_same = prev_text && json_same_value(f - 1, v);
         *o++ = '[';
-        if (is_same) {
-            /* The text is in buf, before o: 32 bytes from it are in buf
-             * too, and the moved bytes past len are overwritten next. */
-            if (len <= 32) {
-                char tmp[32]; /* loaded whole before the stores */
-                memcpy(tmp, prev_text, 32);
-                memcpy(o, tmp, 32);
-            } else {
-                memcpy(o, prev_text, len);
-            }
-            o += len;
-        } else
-            o = json_scalar(o, v, *v);
+        o = json_scalar(o, v, *v);
         *o++ = ']';
         return o;
     }
@@ -893,18 +884,68 @@ json_array_field(char *o, const char *end, const struct lfp_field *f,
     return json_value(o, f);
 }
 
-/* One pass: each field's room is checked just before it is written, by
- * the quick bound while there is plenty and by the exact one near the
- * end of buf; an array's value is checked again after its key. Arrays of
- * one value (the usual upstream attempt lists) are written inline. */
+/* Room a field written inline can take beyond 8 bytes per byte of its
+ * value (and of its key unless framed): the framed key's 32-byte move, a
+ * number's 40 bytes, the quotes or brackets, each fixed-size move past
+ * the text. */
+#define JSON_FRAMED_ROOM 80
+
+/* One field the general way, its room checked exactly: a key that is not
+ * framed (escaped unless plain), or any field near the end of the room.
+ * NULL when the room left cannot take it. */
+static __attribute__((noinline)) char *
+json_field_slow(char *o, const char *end, const struct lfp_field *f)
+{
+    if ((size_t)(end - o) < json_field_bound(f))
+        return NULL;
+    if (f->flags & LFP_FIELD_KEY_FRAMED) {
+        json_move32(o, f->key - 2);
+        o += f->key_len + 4;
+    } else {
+        o = JSON_LIT(o, ",\"");
+        if (f->flags & LFP_FIELD_KEY_PLAIN)
+            o = json_put(o, f->key, f->key_len);
+        else
+            o = json_str_body(o, (const unsigned char *)f->key, f->key_len);
+        o = JSON_LIT(o, "\":");
+    }
+    return json_value(o, f);
+}
+
+/* Marks of the record after its fields, and the raw line when it has
+ * none. NULL when the room left cannot take the line. */
+static __attribute__((noinline)) char *json_marks(char *o, const char *end,
+                                                  const struct lfp_record *rec)
+{
+    if (rec->nfields == 0) {
+        if ((size_t)(end - o) < (size_t)rec->raw_len * 6 + 16)
+            return NULL;
+        o = JSON_LIT(o, ",\"message\":\"");
+        o = json_str_body(o, (const unsigned char *)rec->raw, rec->raw_len);
+        *o++ = '"';
+    }
+    if (rec->flags & LFP_REC_PARSE_ERROR)
+        o = JSON_LIT(o, ",\"error.type\":\"parse_error\"");
+    else if (rec->flags & LFP_REC_TIME_ERROR)
+        o = JSON_LIT(o, ",\"error.type\":\"time_parse_error\"");
+    if (rec->flags & LFP_REC_TRUNCATED)
+        o = JSON_LIT(o, ",\"log.truncated\":true");
+    return o;
+}
+
+/* One pass. A field is written inline when the room left takes 8 bytes
+ * per byte of its key (unless framed) and value, and JSON_FRAMED_ROOM
+ * more: a framed key in one move, a short plain key copied, strings,
+ * numbers and arrays of one value inline. Other keys, and any field near
+ * the end of buf, go through json_field_slow() and its exact bound. */
 size_t lf_json_record_cap(const struct lfp_record *rec, char *buf, size_t cap)
 {
     const struct lfp_field *f = rec->fields, *fend = f + rec->nfields;
     char *o = buf, *end;
     /* Where the text of the value before f starts, NULL if that was an
-     * array (or f is the first): it serves again for an array of one
-     * equal value (a list's last attempt is written as a scalar and then
-     * as the array, "upstream.response_time":0.025 then
+     * array or went the slow way (or f is the first): it serves again for
+     * an array of one equal value (a list's last attempt is written as a
+     * scalar and then as the array, "upstream.response_time":0.025 then
      * "upstream.response_times":[0.025]). It ends where f's key starts. */
     const char *prev_text = NULL;
 
@@ -916,41 +957,59 @@ size_t lf_json_record_cap(const struct lfp_record *rec, char *buf, size_t cap)
         const struct lfp_field fv = *f;
         char *start = o, *text;
 
-        /* o <= end: comparing addresses is the room check. */
-        if ((uintptr_t)o + json_quick_bound(&fv) > (uintptr_t)end &&
-            (size_t)(end - o) < json_field_bound(f))
-            return 0;
-        o = json_key(o, fv.key, fv.key_len, fv.flags);
+        /* o <= end: comparing addresses is the room check. A field that
+         * fails it, or whose key must be escaped or is long, goes to
+         * slow (a jump: the flag a loop without it needs costs a test
+         * per field). */
+        if (fv.flags & LFP_FIELD_KEY_FRAMED) {
+            if ((uintptr_t)o + ((size_t)fv.n << 3) + JSON_FRAMED_ROOM >
+                (uintptr_t)end)
+                goto slow;
+            /* ,"key": and what follows, 32 bytes; the value overwrites
+             * the excess. */
+            json_move32(o, fv.key - 2);
+            o += fv.key_len + 4;
+        } else if ((fv.flags & LFP_FIELD_KEY_PLAIN) && fv.key_len <= 32 &&
+                   (uintptr_t)o + (((size_t)fv.key_len + fv.n) << 3) +
+                           JSON_FRAMED_ROOM <=
+                       (uintptr_t)end) {
+            o = JSON_LIT(o, ",\"");
+            o = json_put(o, fv.key, fv.key_len);
+            o = JSON_LIT(o, "\":");
+        } else {
+            goto slow;
+        }
         text = o;
         if (fv.type == LFP_T_STR) {
             o = json_str(o, fv.v.s, fv.n, fv.flags);
         } else if (fv.type == LFP_T_INT) {
             o = json_int(o, fv.v.i);
-        } else if (fv.type == LFP_T_FLOAT) {
-            o = json_double(o, fv.v.d);
         } else if (fv.type == LFP_T_ARRAY) {
             o = json_array_field(o, end, f, fv, prev_text, start);
             if (!o)
                 return 0;
             text = NULL;
+        } else if (fv.type == LFP_T_FLOAT) {
+            o = json_double(o, fv.v.d);
         } else {
             o = json_value(o, f);
+            text = NULL;
         }
         prev_text = text;
-    }
-    if (rec->nfields == 0) {
-        if ((size_t)(end - o) < (size_t)rec->raw_len * 6 + 16)
+        continue;
+    slow:
+        o = json_field_slow(o, end, f);
+        if (!o)
             return 0;
-        o = JSON_LIT(o, ",\"message\":\"");
-        o = json_str_body(o, (const unsigned char *)rec->raw, rec->raw_len);
-        *o++ = '"';
+        prev_text = NULL;
     }
-    if (rec->flags & LFP_REC_PARSE_ERROR)
-        o = JSON_LIT(o, ",\"error.type\":\"parse_error\"");
-    else if (rec->flags & LFP_REC_TIME_ERROR)
-        o = JSON_LIT(o, ",\"error.type\":\"time_parse_error\"");
-    if (rec->flags & LFP_REC_TRUNCATED)
-        o = JSON_LIT(o, ",\"log.truncated\":true");
+    if (rec->nfields == 0 ||
+        (rec->flags &
+         (LFP_REC_PARSE_ERROR | LFP_REC_TIME_ERROR | LFP_REC_TRUNCATED))) {
+        o = json_marks(o, end, rec);
+        if (!o)
+            return 0;
+    }
     *o++ = '}';
     return (size_t)(o - buf);
 }

@@ -227,49 +227,94 @@ static void test_numbers_bools_nulls_arrays(void **state)
     lf_free(text);
 }
 
+/* A key the way a parser stores its names: ,\" before it, \": after it,
+ * zeros to 32 bytes. */
+struct framed_key {
+    char frame[32];
+};
+
+static const char *framed(struct framed_key *k, const char *key)
+{
+    size_t n = strlen(key);
+
+    assert_true(n <= 28);
+    memset(k->frame, 0, sizeof(k->frame));
+    memcpy(k->frame, ",\"", 2);
+    memcpy(k->frame + 2, key, n);
+    memcpy(k->frame + 2 + n, "\":", 2);
+    return k->frame + 2;
+}
+
 /* An array of one value equal to the field before it reuses that text;
- * any difference (bits, type, size, escaping) writes it anew. */
+ * any difference (bits, type, size, escaping) writes it anew. Keys that
+ * need escaping, plain keys and framed keys take different paths: each
+ * must give the same text. */
 static void test_one_value_arrays_after_their_scalar(void **state)
 {
     static const char url[] = "/a\"b";
-    struct lfp_field arr[6];
-    struct lfp_field f[12];
-    struct lfp_record rec = {.fields = f, .nfields = 12};
-    char *text;
-    yajl_val v;
+    static const char long_url[] = "/a/very/long/path/of/forty/bytes/or/more";
+    static const char *const names[9] = {"t", "u", "s", "p", "i",
+                                         "q", "b", "l", "a"};
+    struct lfp_field arr[8];
+    struct lfp_field f[16];
+    struct framed_key keys[16];
+    struct lfp_record rec = {.fields = f, .nfields = 16};
 
     (void)state;
-    memset(f, 0, sizeof(f));
-    memset(arr, 0, sizeof(arr));
-    lf_field_set_float(&f[0], "t", 0.025);
-    lf_field_set_float(&arr[0], "", 0.025); /* same bits */
-    lf_field_set_float(&f[2], "u", 0.5);
-    lf_field_set_float(&arr[1], "", 0.25); /* other bits */
-    lf_field_set_str(&f[4], "s", url, 4);
-    lf_field_set_str(&arr[2], "", url, 4); /* same string */
-    lf_field_set_str(&f[6], "p", url, 3);
-    lf_field_set_str(&arr[3], "", url, 4); /* longer */
-    lf_field_set_int(&f[8], "i", 502);
-    lf_field_set_float(&arr[4], "", 502.0); /* other type */
-    lf_field_set_str(&f[10], "q", "10.0.0.1", 8);
-    f[10].flags &= (uint8_t)~LFP_FIELD_ESCAPE;
-    lf_field_set_str(&arr[5], "", "10.0.0.1", 8);
-    for (int i = 0; i < 6; i++) {
-        f[2 * i + 1].key = "a";
-        f[2 * i + 1].key_len = 1;
-        f[2 * i + 1].type = LFP_T_ARRAY;
-        f[2 * i + 1].n = 1;
-        f[2 * i + 1].v.arr = &arr[i];
+    for (int how = 0; how < 3; how++) {
+        char *text;
+        yajl_val v;
+        memset(f, 0, sizeof(f));
+        memset(arr, 0, sizeof(arr));
+        lf_field_set_float(&f[0], names[0], 0.025);
+        lf_field_set_float(&arr[0], "", 0.025); /* same bits */
+        lf_field_set_float(&f[2], names[1], 0.5);
+        lf_field_set_float(&arr[1], "", 0.25); /* other bits */
+        lf_field_set_str(&f[4], names[2], url, 4);
+        lf_field_set_str(&arr[2], "", url, 4); /* same string */
+        lf_field_set_str(&f[6], names[3], url, 3);
+        lf_field_set_str(&arr[3], "", url, 4); /* longer */
+        lf_field_set_int(&f[8], names[4], 502);
+        lf_field_set_float(&arr[4], "", 502.0); /* other type */
+        lf_field_set_str(&f[10], names[5], "10.0.0.1", 8);
+        f[10].flags &= (uint8_t)~LFP_FIELD_ESCAPE;
+        lf_field_set_str(&arr[5], "", "10.0.0.1", 8);
+        f[12].type = LFP_T_BOOL; /* no scalar text to reuse */
+        f[12].v.i = 1;
+        f[12].key = names[6];
+        f[12].key_len = 1;
+        arr[6] = f[12];
+        lf_field_set_str(&f[14], names[7], long_url, sizeof(long_url) - 1);
+        lf_field_set_str(&arr[7], "", long_url, sizeof(long_url) - 1);
+        for (int i = 0; i < 8; i++) {
+            f[2 * i + 1].key = names[8];
+            f[2 * i + 1].key_len = 1;
+            f[2 * i + 1].type = LFP_T_ARRAY;
+            f[2 * i + 1].n = 1;
+            f[2 * i + 1].v.arr = &arr[i];
+        }
+        for (int i = 0; i < 16 && how > 0; i++) {
+            f[i].flags |= LFP_FIELD_KEY_PLAIN;
+            if (how == 2) {
+                f[i].key = framed(&keys[i], names[i % 2 ? 8 : i / 2]);
+                f[i].flags |= LFP_FIELD_KEY_FRAMED;
+            }
+        }
+        v = roundtrip(&rec, &text);
+        assert_non_null(strstr(text, "\"t\":0.025,\"a\":[0.025],"));
+        assert_non_null(strstr(text, "\"u\":0.5,\"a\":[0.25],"));
+        assert_non_null(strstr(text, "\"s\":\"/a\\\"b\",\"a\":[\"/a\\\"b\"],"));
+        assert_non_null(strstr(text, "\"p\":\"/a\\\"\",\"a\":[\"/a\\\"b\"],"));
+        assert_non_null(strstr(text, "\"i\":502,\"a\":[502],"));
+        assert_non_null(
+            strstr(text, "\"q\":\"10.0.0.1\",\"a\":[\"10.0.0.1\"],"));
+        assert_non_null(strstr(text, "\"b\":true,\"a\":[true],"));
+        assert_non_null(strstr(text, "\"l\":\"/a/very/long/path/of/forty/"
+                                     "bytes/or/more\",\"a\":[\"/a/very/long/"
+                                     "path/of/forty/bytes/or/more\"]}"));
+        yajl_tree_free(v);
+        lf_free(text);
     }
-    v = roundtrip(&rec, &text);
-    assert_non_null(strstr(text, "\"t\":0.025,\"a\":[0.025],"));
-    assert_non_null(strstr(text, "\"u\":0.5,\"a\":[0.25],"));
-    assert_non_null(strstr(text, "\"s\":\"/a\\\"b\",\"a\":[\"/a\\\"b\"],"));
-    assert_non_null(strstr(text, "\"p\":\"/a\\\"\",\"a\":[\"/a\\\"b\"],"));
-    assert_non_null(strstr(text, "\"i\":502,\"a\":[502],"));
-    assert_non_null(strstr(text, "\"q\":\"10.0.0.1\",\"a\":[\"10.0.0.1\"]}"));
-    yajl_tree_free(v);
-    lf_free(text);
 }
 
 /* Every double must read back exactly, fast path or not. */
@@ -463,24 +508,6 @@ static void test_integers_match_printf(void **state)
         yajl_tree_free(v);
         lf_free(text);
     }
-}
-
-/* A key the way a parser stores its names: ,\" before it, \": after it,
- * zeros to 32 bytes. */
-struct framed_key {
-    char frame[32];
-};
-
-static const char *framed(struct framed_key *k, const char *key)
-{
-    size_t n = strlen(key);
-
-    assert_true(n <= 28);
-    memset(k->frame, 0, sizeof(k->frame));
-    memcpy(k->frame, ",\"", 2);
-    memcpy(k->frame + 2, key, n);
-    memcpy(k->frame + 2 + n, "\":", 2);
-    return k->frame + 2;
 }
 
 /* A record with a field of every kind; framed keys when frame is set. */
