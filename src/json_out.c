@@ -850,25 +850,26 @@ static inline __attribute__((always_inline)) void json_move32(char *o,
 
 /* After the key of array field f (fv, its copy), within the room of a
  * framed field: an array of one value equal to the field before f is
- * written as the text at [prev_text, prev_end) again, other arrays of one
- * value inline, the rest by json_value. NULL when the room left cannot
- * take it. */
+ * written as the text from prev_at to prev_end again, other arrays of one
+ * value inline, the rest by json_value. prev_at is the address of that
+ * text, or 0 when there is none: then prev_end - prev_at is an address,
+ * far above 32, and one compare rules out both. NULL when the room left
+ * cannot take it. */
 static inline __attribute__((always_inline)) char *
 json_array_field(char *o, const char *end, const struct lfp_field *f,
-                 struct lfp_field fv, const char *prev_text,
-                 const char *prev_end)
+                 struct lfp_field fv, uintptr_t prev_at, const char *prev_end)
 {
     const struct lfp_field *v = fv.v.arr;
-    size_t len = (size_t)(prev_end - prev_text);
+    size_t len = (uintptr_t)prev_end - prev_at;
 
     /* Before the store of '[', which might alias the fields. A value
-     * equal to the one before f is no array (prev_text would be NULL). */
-    if (fv.n == 1 && prev_text && len <= 32 && json_same_value(f - 1, v)) {
+     * equal to the one before f is no array (prev_at would be 0). */
+    if (fv.n == 1 && len <= 32 && json_same_value(f - 1, v)) {
         /* The text is in buf, before o: 32 bytes from it are in buf too,
          * and the room of a framed field takes them; the moved bytes past
          * len are overwritten next. */
         *o = '[';
-        json_move32(o + 1, prev_text);
+        json_move32(o + 1, (const char *)prev_at);
         o[len + 1] = ']';
         return o + len + 2;
     }
@@ -942,12 +943,12 @@ size_t lf_json_record_cap(const struct lfp_record *rec, char *buf, size_t cap)
 {
     const struct lfp_field *f = rec->fields, *fend = f + rec->nfields;
     char *o = buf, *end;
-    /* Where the text of the value before f starts, NULL if that was an
+    /* The address of the text of the value before f, 0 if that was an
      * array or went the slow way (or f is the first): it serves again for
      * an array of one equal value (a list's last attempt is written as a
      * scalar and then as the array, "upstream.response_time":0.025 then
      * "upstream.response_times":[0.025]). It ends where f's key starts. */
-    const char *prev_text = NULL;
+    uintptr_t prev_at = 0;
 
     if (cap < JSON_HEAD + JSON_TAIL)
         return 0;
@@ -955,7 +956,8 @@ size_t lf_json_record_cap(const struct lfp_record *rec, char *buf, size_t cap)
     o = json_open(o, rec->ts_ns);
     for (; f < fend; f++) {
         const struct lfp_field fv = *f;
-        char *start = o, *text;
+        char *start = o;
+        uintptr_t text_at;
 
         /* o <= end: comparing addresses is the room check. A field that
          * fails it, or whose key must be escaped or is long, goes to
@@ -979,29 +981,29 @@ size_t lf_json_record_cap(const struct lfp_record *rec, char *buf, size_t cap)
         } else {
             goto slow;
         }
-        text = o;
+        text_at = (uintptr_t)o;
         if (fv.type == LFP_T_STR) {
             o = json_str(o, fv.v.s, fv.n, fv.flags);
         } else if (fv.type == LFP_T_INT) {
             o = json_int(o, fv.v.i);
         } else if (fv.type == LFP_T_ARRAY) {
-            o = json_array_field(o, end, f, fv, prev_text, start);
+            o = json_array_field(o, end, f, fv, prev_at, start);
             if (!o)
                 return 0;
-            text = NULL;
+            text_at = 0;
         } else if (fv.type == LFP_T_FLOAT) {
             o = json_double(o, fv.v.d);
         } else {
             o = json_value(o, f);
-            text = NULL;
+            text_at = 0;
         }
-        prev_text = text;
+        prev_at = text_at;
         continue;
     slow:
         o = json_field_slow(o, end, f);
         if (!o)
             return 0;
-        prev_text = NULL;
+        prev_at = 0;
     }
     if (rec->nfields == 0 ||
         (rec->flags &
