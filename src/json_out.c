@@ -478,10 +478,11 @@ static char *json_double_text(char *o, double d)
 }
 
 /* The text of recent doubles, per thread: log timings take a few thousand
- * values, each written many times. Direct-mapped by the value's bits; a
- * slot whose len is 0 is empty. A slot is 32 bytes, its text (up to 16
- * bytes, as timings are) one 16-byte move. The rare longer texts (up to
- * the 24 bytes of %.17g) have slots of their own, looked up on a miss. */
+ * values, each written many times. Direct-mapped by the value's bits. A
+ * slot is 32 bytes, its text (up to 16 bytes, as timings are) one 16-byte
+ * move; every slot is valid (json_memo_seed()). The rare longer texts (up
+ * to the 24 bytes of %.17g) have slots of their own, looked up on a miss,
+ * where len 0 marks an empty one. */
 #define JSON_MEMO 1024
 #define JSON_MEMO_TEXT 16
 #define JSON_MEMO_LONG 64
@@ -536,6 +537,22 @@ static __attribute__((noinline)) char *json_double_miss(char *o, uint64_t bits)
     return o + len;
 }
 
+/* Makes every slot of json_memo valid, so that the hit needs no test for
+ * an empty one: an empty slot holds bits 0, which only +0.0 has, and +0.0
+ * is always looked up in slot 0 (its hash is 0), which gets its text.
+ * Thread: each writing thread, before its first double (json_open() calls
+ * it with the thread's first record). */
+static void json_memo_seed(void)
+{
+    char text[40];
+    size_t len = (size_t)(json_double_text(text, 0.0) - text);
+
+    _Static_assert(JSON_MEMO_TEXT >= 1, "+0.0 is written as 0");
+    json_memo[0].bits = 0;
+    json_memo[0].len = len;
+    memcpy(json_memo[0].text, text, len);
+}
+
 /* The hit, inline: most doubles of a log were written shortly before. */
 static inline __attribute__((always_inline)) char *json_double(char *o,
                                                                double d)
@@ -545,7 +562,7 @@ static inline __attribute__((always_inline)) char *json_double(char *o,
 
     memcpy(&bits, &d, sizeof(bits));
     m = &json_memo[json_memo_hash(bits) % JSON_MEMO];
-    if (m->len && m->bits == bits) {
+    if (m->bits == bits) { /* every slot is valid: json_memo_seed() */
         /* The whole text: within the 40 bytes a number may take. */
         memcpy(o, m->text, JSON_MEMO_TEXT);
         return o + m->len;
@@ -782,6 +799,8 @@ static inline __attribute__((always_inline)) char *json_open(char *o,
     struct json_head *h = &json_head;
 
     if (h->ts_ns != ts_ns || !h->is_set) {
+        if (!h->is_set)
+            json_memo_seed(); /* the thread's first record */
         memcpy(h->text, "{\"@timestamp\":\"", 15);
         lf_time_format_iso(ts_ns, h->text + 15);
         h->text[JSON_HEAD - 1] = '"';

@@ -4,6 +4,7 @@
  * give back the same strings (or U+FFFD for bytes that are not UTF-8).
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -406,6 +407,36 @@ static void test_doubles_of_every_text_length_repeat_exactly(void **state)
     }
 }
 
+/* The memo of doubles is per thread and starts empty: the first record
+ * of a new thread must still write 0 for +0.0 (an empty slot holds the
+ * bits of +0.0). */
+static void *zero_in_first_record(void *arg)
+{
+    struct lfp_field f[2];
+    struct lfp_record rec = {.fields = f, .nfields = 2};
+    char buf[256];
+    size_t n;
+
+    memset(f, 0, sizeof(f));
+    lf_field_set_float(&f[0], "z", 0.0);
+    lf_field_set_float(&f[1], "m", -0.0);
+    n = lf_json_record(&rec, buf);
+    buf[n] = '\0';
+    *(int *)arg = strstr(buf, ",\"z\":0,\"m\":-0}") != NULL;
+    return NULL;
+}
+
+static void test_zero_in_the_first_record_of_a_thread(void **state)
+{
+    pthread_t t;
+    int ok = 0;
+
+    (void)state;
+    assert_int_equal(pthread_create(&t, NULL, zero_in_first_record, &ok), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_true(ok);
+}
+
 static void test_unparsed_record_keeps_raw_line_and_marks(void **state)
 {
     const char raw[] = "garbage \"line\" \xff";
@@ -623,6 +654,7 @@ int main(void)
         cmocka_unit_test(test_one_value_arrays_after_their_scalar),
         cmocka_unit_test(test_doubles_round_trip_exactly),
         cmocka_unit_test(test_doubles_of_every_text_length_repeat_exactly),
+        cmocka_unit_test(test_zero_in_the_first_record_of_a_thread),
         cmocka_unit_test(test_unparsed_record_keeps_raw_line_and_marks),
         cmocka_unit_test(test_cap_below_bound_returns_zero),
         cmocka_unit_test(test_timestamps_follow_each_record),
