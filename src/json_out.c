@@ -868,12 +868,13 @@ static inline __attribute__((always_inline)) void json_move32(char *o,
 }
 
 /* After the key of array field f (fv, its copy), within the room of a
- * framed field: an array of one value equal to the field before f is
- * written as the text from prev_at to prev_end again, other arrays of one
- * value inline, the rest by json_value. prev_at is the address of that
- * text, or 0 when there is none: then prev_end - prev_at is an address,
- * far above 32, and one compare rules out both. NULL when the room left
- * cannot take it. */
+ * field written inline: an array of one value equal to the field before
+ * f is written as the text from prev_at to prev_end again, other arrays
+ * of one value inline, the rest by json_value. prev_at is the address of
+ * that text, or 0 when there is none: then prev_end - prev_at is an
+ * address, far above 32, and one compare rules out both. The count is
+ * read from f, not fv: the copy would keep a second register holding n
+ * alive through the loop. NULL when the room left cannot take it. */
 static inline __attribute__((always_inline)) char *
 json_array_field(char *o, const char *end, const struct lfp_field *f,
                  struct lfp_field fv, uintptr_t prev_at, const char *prev_end)
@@ -883,7 +884,7 @@ json_array_field(char *o, const char *end, const struct lfp_field *f,
 
     /* Before the store of '[', which might alias the fields. A value
      * equal to the one before f is no array (prev_at would be 0). */
-    if (fv.n == 1 && len <= 32 && json_same_value(f - 1, v)) {
+    if (f->n == 1 && len <= 32 && json_same_value(f - 1, v)) {
         /* The text is in buf, before o: 32 bytes from it are in buf too,
          * and the room of a framed field takes them; the moved bytes past
          * len are overwritten next. */
@@ -892,7 +893,7 @@ json_array_field(char *o, const char *end, const struct lfp_field *f,
         o[len + 1] = ']';
         return o + len + 2;
     }
-    if (fv.n == 1 && v->type != LFP_T_ARRAY &&
+    if (f->n == 1 && v->type != LFP_T_ARRAY &&
         (uintptr_t)o + ((size_t)v->n << 3) + 48 <= (uintptr_t)end) {
         *o++ = '[';
         o = json_scalar(o, v, *v);
