@@ -599,15 +599,26 @@ json_put_if_plain(char *o, const char *s, size_t n)
     __m128i a, b;
 
     if (n >= 16) {
-        if (n > 32) { /* block by block, the last one overlapping */
+        if (n > 32) { /* two blocks at a time, the last overlapping */
             size_t i = 0;
-            do {
+            for (; i + 48 < n; i += 32) {
+                a = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+                b = _mm_loadu_si128(
+                    (const __m128i *)(const void *)(s + i + 16));
+                if (_mm_movemask_epi8(_mm_and_si128(json_vec_plain_bytes(a),
+                                                    json_vec_plain_bytes(b))) !=
+                    0xffff)
+                    return NULL;
+                _mm_storeu_si128((__m128i *)(void *)(o + i), a);
+                _mm_storeu_si128((__m128i *)(void *)(o + i + 16), b);
+            }
+            if (i + 32 < n) { /* 33 to 48 bytes left: one block */
                 a = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
                 if (json_vec_special(a))
                     return NULL;
                 _mm_storeu_si128((__m128i *)(void *)(o + i), a);
                 i += 16;
-            } while (i + 32 < n);
+            }
             s += i; /* 17 to 32 bytes are left: the two blocks below */
             o += i;
             n -= i;
