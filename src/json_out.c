@@ -374,10 +374,15 @@ static __attribute__((noinline)) char *json_uint_long(char *o, uint64_t u)
 }
 #endif
 
+static char *json_int_long(char *o, int64_t v);
+
 /* Status codes, sizes, counts: mostly one to three digits, written
- * without the loop. */
-static inline __attribute__((always_inline)) char *json_uint(char *o,
-                                                             uint64_t u)
+ * without the loop. With is_signed (a constant), u is an int64_t as it
+ * is stored: a negative one is above every bound here and goes out of
+ * line with the long ones, so the usual values take no test of the
+ * sign. */
+static inline __attribute__((always_inline)) char *
+json_digits(char *o, uint64_t u, int is_signed)
 {
     if (u < 10) {
         *o = (char)('0' + u);
@@ -404,16 +409,29 @@ static inline __attribute__((always_inline)) char *json_uint(char *o,
         return o + 8 - (zeros >> 3);
     }
 #endif
-    return json_uint_long(o, u);
+    return is_signed ? json_int_long(o, (int64_t)u) : json_uint_long(o, u);
+}
+
+static inline __attribute__((always_inline)) char *json_uint(char *o,
+                                                             uint64_t u)
+{
+    return json_digits(o, u, 0);
 }
 
 static inline __attribute__((always_inline)) char *json_int(char *o, int64_t v)
+{
+    return json_digits(o, (uint64_t)v, 1);
+}
+
+/* The integers json_int() leaves: negative, or from 10^8 (10^3 without
+ * the eight-digit step). */
+static __attribute__((noinline)) char *json_int_long(char *o, int64_t v)
 {
     if (v < 0) {
         *o++ = '-';
         return json_uint(o, (uint64_t)0 - (uint64_t)v);
     }
-    return json_uint(o, (uint64_t)v);
+    return json_uint_long(o, (uint64_t)v);
 }
 
 /* Fast path for the common case of log timings: d is m / 10^6 exactly
