@@ -896,12 +896,16 @@ static inline __attribute__((always_inline)) void json_move32(char *o,
 #endif
 }
 
+#define JSON_NO_TEXT UINTPTR_MAX
+
 /* After the key of array field f (fv, its copy), within the room of a
  * field written inline: an array of one value equal to the field before
  * f is written as the text from prev_at to prev_end again, other arrays
  * of one value inline, the rest by json_value. prev_at is the address of
- * that text, or 0 when there is none: then prev_end - prev_at is an
- * address, far above 32, and one compare rules out both. The count is
+ * that text, or JSON_NO_TEXT when there is none: then prev_end - prev_at
+ * wraps to prev_end + 1, far above 32, and one compare rules out both
+ * (JSON_NO_TEXT rather than 0, which the analyzer takes for a null
+ * pointer that could reach the move). The count is
  * read from f, not fv: the copy would keep a second register holding n
  * alive through the loop. NULL when the room left cannot take it. */
 static inline __attribute__((always_inline)) char *
@@ -912,7 +916,8 @@ json_array_field(char *o, const char *end, const struct lfp_field *f,
     size_t len = (uintptr_t)prev_end - prev_at;
 
     /* Before the store of '[', which might alias the fields. A value
-     * equal to the one before f is no array (prev_at would be 0). */
+     * equal to the one before f is no array (prev_at would be
+     * JSON_NO_TEXT). */
     if (f->n == 1 && len <= 32 && json_same_value(f - 1, v)) {
         /* The text is in buf, before o: 32 bytes from it are in buf too,
          * and the room of a framed field takes them; the moved bytes past
@@ -992,12 +997,13 @@ size_t lf_json_record_cap(const struct lfp_record *rec, char *buf, size_t cap)
 {
     const struct lfp_field *f = rec->fields, *fend = f + rec->nfields;
     char *o = buf, *end;
-    /* The address of the text of the value before f, 0 if that was an
-     * array or went the slow way (or f is the first): it serves again for
-     * an array of one equal value (a list's last attempt is written as a
-     * scalar and then as the array, "upstream.response_time":0.025 then
-     * "upstream.response_times":[0.025]). It ends where f's key starts. */
-    uintptr_t prev_at = 0;
+    /* The address of the text of the value before f, JSON_NO_TEXT if that
+     * was an array or went the slow way (or f is the first): it serves
+     * again for an array of one equal value (a list's last attempt is
+     * written as a scalar and then as the array,
+     * "upstream.response_time":0.025 then "upstream.response_times":
+     * [0.025]). It ends where f's key starts. */
+    uintptr_t prev_at = JSON_NO_TEXT;
 
     if (cap < JSON_HEAD + JSON_TAIL)
         return 0;
@@ -1039,12 +1045,12 @@ size_t lf_json_record_cap(const struct lfp_record *rec, char *buf, size_t cap)
             o = json_array_field(o, end, f, fv, prev_at, start);
             if (!o)
                 return 0;
-            text_at = 0;
+            text_at = JSON_NO_TEXT;
         } else if (fv.type == LFP_T_FLOAT) {
             o = json_double(o, fv.v.d);
         } else {
             o = json_value(o, f);
-            text_at = 0;
+            text_at = JSON_NO_TEXT;
         }
         prev_at = text_at;
         continue;
@@ -1052,7 +1058,7 @@ size_t lf_json_record_cap(const struct lfp_record *rec, char *buf, size_t cap)
         o = json_field_slow(o, end, f);
         if (!o)
             return 0;
-        prev_at = 0;
+        prev_at = JSON_NO_TEXT;
     }
     if (rec->nfields == 0 ||
         (rec->flags &
