@@ -20,6 +20,7 @@
 #include "json_out.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -273,6 +274,23 @@ static const char json_digits2[201] =
     "34353637383940414243444546474849505152535455565758596061626364656667"
     "6869707172737475767778798081828384858687888990919293949596979899";
 
+/* The text of every u below 1000 without leading zeros, then its length
+ * in the last byte: a row is moved whole (the byte past the text is
+ * overwritten next). Filled once, by json_small_fill() through
+ * pthread_once() from the first record of each writing thread. */
+static char json_small[1000][4];
+static pthread_once_t json_small_once = PTHREAD_ONCE_INIT;
+
+static void json_small_fill(void)
+{
+    for (unsigned u = 0; u < 1000; u++) {
+        unsigned len = u >= 100 ? 3 : u >= 10 ? 2 : 1, x = u;
+        for (unsigned i = len; i-- > 0; x /= 10)
+            json_small[u][i] = (char)('0' + x % 10);
+        json_small[u][3] = (char)len;
+    }
+}
+
 static const uint64_t json_pow10[20] = {
     UINT64_C(1),
     UINT64_C(10),
@@ -384,20 +402,9 @@ static char *json_int_long(char *o, int64_t v);
 static inline __attribute__((always_inline)) char *
 json_digits(char *o, uint64_t u, int is_signed)
 {
-    if (u < 10) {
-        *o = (char)('0' + u);
-        return o + 1;
-    }
-    if (u < 100) {
-        memcpy(o, json_digits2 + u * 2, 2);
-        return o + 2;
-    }
-    if (u < 1000) {
-        /* u * 41 >> 12 is u / 100 below 1000. */
-        uint64_t hi = (u * 41) >> 12;
-        *o = (char)('0' + hi);
-        memcpy(o + 1, json_digits2 + (u - hi * 100) * 2, 2);
-        return o + 3;
+    if (u < 1000) { /* its text and length in one row of json_small */
+        memcpy(o, json_small[u], 4);
+        return o + json_small[u][3];
     }
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     if (u < 100000000) { /* sizes, durations in ns of up to 0.1 s */
@@ -828,8 +835,11 @@ static inline __attribute__((always_inline)) char *json_open(char *o,
     struct json_head *h = &json_head;
 
     if (h->ts_ns != ts_ns || !h->is_set) {
-        if (!h->is_set)
-            json_memo_seed(); /* the thread's first record */
+        if (!h->is_set) { /* the thread's first record */
+            /* Fails only with an invalid argument. */
+            (void)pthread_once(&json_small_once, json_small_fill);
+            json_memo_seed(); /* its text takes json_small */
+        }
         memcpy(h->text, "{\"@timestamp\":\"", 15);
         lf_time_format_iso(ts_ns, h->text + 15);
         h->text[JSON_HEAD - 1] = '"';

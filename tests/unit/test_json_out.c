@@ -228,6 +228,29 @@ static void test_numbers_bools_nulls_arrays(void **state)
     lf_free(text);
 }
 
+/* Every integer near zero, where the short ones come from a table of
+ * texts, negative ones do not, and the lengths change at 10, 100 and
+ * 1000. */
+static void test_small_integers_match_printf(void **state)
+{
+    (void)state;
+    for (int64_t i = -1100; i <= 1100; i++) {
+        struct lfp_field f[2];
+        struct lfp_record rec = {.fields = f, .nfields = 2};
+        char want[64], buf[256];
+        size_t n;
+        memset(f, 0, sizeof(f));
+        lf_field_set_int(&f[0], "i", i);
+        lf_field_set_int(&f[1], "j", i / 7);
+        (void)snprintf(want, sizeof(want), /* always fits */
+                       ",\"i\":%" PRId64 ",\"j\":%" PRId64 "}", i, i / 7);
+        n = lf_json_record(&rec, buf);
+        buf[n] = '\0';
+        if (!strstr(buf, want))
+            fail_msg("%" PRId64 " written as %s", i, buf);
+    }
+}
+
 /* A key the way a parser stores its names: ,\" before it, \": after it,
  * zeros to 32 bytes. */
 struct framed_key {
@@ -660,6 +683,7 @@ int main(void)
         cmocka_unit_test(test_cap_below_bound_returns_zero),
         cmocka_unit_test(test_timestamps_follow_each_record),
         cmocka_unit_test(test_integers_match_printf),
+        cmocka_unit_test(test_small_integers_match_printf),
         cmocka_unit_test(test_framed_keys_write_the_same_bytes),
         cmocka_unit_test(test_cap_is_never_written_past),
     };
