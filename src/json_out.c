@@ -367,14 +367,25 @@ static inline uint64_t json_8digits(uint32_t v)
     return json_8values(v) | UINT64_C(0x3030303030303030);
 }
 
-/* u >= 10^8: up to 16 digits as two words of eight, the leading zeros
- * shifted out; 8-byte stores within the 40 bytes a number may take.
- * Longer values (timestamps in ns and the like) by the pair loop. */
+/* u >= 10^8: below 10^11 (durations in ns), the digits above the last
+ * eight from json_small and those eight as one word; up to 16 digits as
+ * two words of eight, the leading zeros shifted out; 8-byte stores within
+ * the 40 bytes a number may take. Longer values (timestamps in ns and the
+ * like) by the pair loop. */
 static __attribute__((noinline)) char *json_uint_long(char *o, uint64_t u)
 {
-    int n = json_uint_digits(u);
+    int n;
     uint64_t w;
 
+    if (u < UINT64_C(100000000000)) {
+        uint64_t hi = u / 100000000;
+        memcpy(o, json_small[hi], 4);
+        o += json_small[hi][3];
+        w = json_8digits((uint32_t)(u - hi * 100000000));
+        memcpy(o, &w, 8);
+        return o + 8;
+    }
+    n = json_uint_digits(u);
     if (n <= 16) {
         uint64_t hi = u / 100000000;
         w = json_8digits((uint32_t)hi) >> (8 * (16 - n));
