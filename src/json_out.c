@@ -525,9 +525,9 @@ static char *json_double_text(char *o, double d)
 #define JSON_MEMO_LONG_TEXT 24
 
 struct json_memo {
+    char text[JSON_MEMO_TEXT];
     uint64_t bits;
     uint64_t len;
-    char text[JSON_MEMO_TEXT];
 };
 
 struct json_memo_long {
