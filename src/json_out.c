@@ -581,9 +581,8 @@ static __attribute__((noinline)) char *json_double_miss(char *o, uint64_t bits)
 static void json_memo_seed(void)
 {
     char text[40];
-    size_t len = (size_t)(json_double_text(text, 0.0) - text);
+    size_t len = (size_t)(json_double_text(text, 0.0) - text); /* "0" */
 
-    _Static_assert(JSON_MEMO_TEXT >= 1, "+0.0 is written as 0");
     json_memo[0].bits = 0;
     json_memo[0].len = len;
     memcpy(json_memo[0].text, text, len);
@@ -610,9 +609,10 @@ static char *json_value(char *o, const struct lfp_field *f);
 
 /* Copies s[0..n) to o and returns the end if every byte is plain, else
  * returns NULL having written nothing past o + n. The blocks checked
- * are also the copy: 16 bytes at a time with SSE2 (two overlapping
- * blocks up to 32 bytes, two overlapping halves of one below 16), or
- * the three bytes of a short string through the class table. */
+ * are also the copy: 16 bytes at a time with SSE2, two blocks to a
+ * test past 48 bytes (two overlapping blocks up to 32 bytes, two
+ * overlapping halves of one below 16), or the three bytes of a short
+ * string through the class table. */
 /* json_put_if_plain() for 1 to 3 bytes: 0, n/2 and n-1 are all of them. */
 static inline __attribute__((always_inline)) char *
 json_put_short_if_plain(char *o, const char *s, size_t n)
@@ -926,9 +926,9 @@ static inline __attribute__((always_inline)) void json_move32(char *o,
  * that text, or JSON_NO_TEXT when there is none: then prev_end - prev_at
  * wraps to prev_end + 1, far above 32, and one compare rules out both
  * (JSON_NO_TEXT rather than 0, which the analyzer takes for a null
- * pointer that could reach the move). The count is
- * read from f, not fv: the copy would keep a second register holding n
- * alive through the loop. NULL when the room left cannot take it. */
+ * pointer that could reach the move). The count is read from f, not fv:
+ * the copy would keep a second register holding n alive through the
+ * loop. NULL when the room left cannot take it. */
 static inline __attribute__((always_inline)) char *
 json_array_field(char *o, const char *end, const struct lfp_field *f,
                  struct lfp_field fv, uintptr_t prev_at, const char *prev_end)
