@@ -120,11 +120,12 @@ static void test_random_bytes_always_give_valid_json(void **state)
 }
 
 /* One byte that needs escaping, at every place of strings of every length
- * up to 80: the word and vector scans must stop at it wherever it is. */
+ * up to 120 (three steps of 32 bytes and the blocks after them): the word
+ * and vector scans must stop at it wherever it is. */
 static void test_a_special_byte_is_caught_at_every_offset(void **state)
 {
     static const unsigned char specials[] = {'"', '\\', 0x01, 0x1f, 0x80, 0xff};
-    char s[80], want[96];
+    char s[120], want[136];
 
     (void)state;
     for (size_t n = 1; n <= sizeof(s); n++) {
@@ -156,6 +157,35 @@ static void test_a_special_byte_is_caught_at_every_offset(void **state)
                 lf_free(text);
             }
         }
+    }
+}
+
+/* Strings that need no escaping, of every length up to 120, with the
+ * flag that asks for the check: the blocks checked are the copy, so each
+ * byte must land in its place. */
+static void test_plain_strings_of_every_length_come_out_whole(void **state)
+{
+    char s[121];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(s) - 1; i++)
+        s[i] = (char)(' ' + 1 + (i * 7) % 90); /* no quote or backslash */
+    for (size_t i = 0; i < sizeof(s) - 1; i++)
+        if (s[i] == '"' || s[i] == '\\')
+            s[i] = 'x';
+    for (size_t n = 0; n < sizeof(s); n++) {
+        struct lfp_field f;
+        struct lfp_record rec = {.fields = &f, .nfields = 1};
+        char want[160], *text;
+        yajl_val v;
+        memcpy(want, s, n);
+        want[n] = '\0';
+        memset(&f, 0, sizeof(f));
+        lf_field_set_str(&f, "k", s, n);
+        v = roundtrip(&rec, &text);
+        assert_string_equal(get_str(v, "k"), want);
+        yajl_tree_free(v);
+        lf_free(text);
     }
 }
 
@@ -673,6 +703,7 @@ int main(void)
         cmocka_unit_test(test_valid_utf8_passes_invalid_becomes_replacement),
         cmocka_unit_test(test_random_bytes_always_give_valid_json),
         cmocka_unit_test(test_a_special_byte_is_caught_at_every_offset),
+        cmocka_unit_test(test_plain_strings_of_every_length_come_out_whole),
         cmocka_unit_test(test_plain_flags_copy_and_others_escape),
         cmocka_unit_test(test_numbers_bools_nulls_arrays),
         cmocka_unit_test(test_one_value_arrays_after_their_scalar),
