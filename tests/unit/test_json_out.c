@@ -212,6 +212,33 @@ static void test_plain_flags_copy_and_others_escape(void **state)
     lf_free(text);
 }
 
+/* Plain keys are copied inline up to 32 bytes and the general way past
+ * that; either way the key comes out whole. */
+static void test_plain_keys_of_every_length_come_out_whole(void **state)
+{
+    static const char key[] = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH";
+
+    (void)state;
+    for (size_t n = 1; n < sizeof(key); n++) {
+        struct lfp_field f[2];
+        struct lfp_record rec = {.fields = f, .nfields = 2};
+        char want[96], buf[512];
+        size_t len;
+        memset(f, 0, sizeof(f));
+        lf_field_set_int(&f[0], "a", 1);
+        lf_field_set_int(&f[1], "b", 2);
+        f[0].key = key;
+        f[0].key_len = (uint16_t)n;
+        f[0].flags = LFP_FIELD_KEY_PLAIN | LFP_FIELD_KEY_STABLE;
+        len = lf_json_record(&rec, buf);
+        buf[len] = '\0';
+        /* The key and its value fit: n is below 46. */
+        (void)snprintf(want, sizeof(want), ",\"%.*s\":1,", (int)n, key);
+        if (!strstr(buf, want))
+            fail_msg("key of %zu bytes: %s", n, buf);
+    }
+}
+
 static void test_numbers_bools_nulls_arrays(void **state)
 {
     struct lfp_field arr[2];
@@ -705,6 +732,7 @@ int main(void)
         cmocka_unit_test(test_a_special_byte_is_caught_at_every_offset),
         cmocka_unit_test(test_plain_strings_of_every_length_come_out_whole),
         cmocka_unit_test(test_plain_flags_copy_and_others_escape),
+        cmocka_unit_test(test_plain_keys_of_every_length_come_out_whole),
         cmocka_unit_test(test_numbers_bools_nulls_arrays),
         cmocka_unit_test(test_one_value_arrays_after_their_scalar),
         cmocka_unit_test(test_doubles_round_trip_exactly),
