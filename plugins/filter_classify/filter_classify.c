@@ -16,11 +16,12 @@
  *   upstream.failed_attempt 1-based attempt the class describes, for
  *                           requests that were tried more than once
  *
- * Parse errors and dropped records are left alone. The strings added are
- * static; only the chunk's arena grows (record_add). Per worker: the
- * finder, which remembers where the keys were in the last record.
+ * Parse errors and dropped records are left alone. The keys and strings
+ * added are static; only the chunk's arena grows (record_add). Per worker:
+ * the finder, which remembers where the keys were in the last record.
  */
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <logferry/find.h>
@@ -29,7 +30,38 @@
 #include "classify_conf.h"
 #include "classify_rules.h"
 
-#define CLASSIFY_KEY(s) s, sizeof(s) - 1
+/* A key the filter adds, stored as the JSON writer's framed key
+ * (LFP_FIELD_KEY_FRAMED): ,"name": and zeros to 32 bytes, so separator,
+ * key and colon go out in one fixed-size move. A name over 28 bytes does
+ * not fit the frame: its initializer is too long, an error with -Werror. */
+struct classify_frame_key {
+    char frame[32];
+    uint16_t len;
+};
+
+#define CLASSIFY_KEY(name)                                                     \
+    {                                                                          \
+        .frame = ",\"" name "\":", .len = sizeof(name) - 1                     \
+    }
+
+static const struct classify_frame_key classify_key_outcome =
+    CLASSIFY_KEY("event.outcome");
+static const struct classify_frame_key classify_key_error =
+    CLASSIFY_KEY("upstream.error");
+static const struct classify_frame_key classify_key_failed_attempt =
+    CLASSIFY_KEY("upstream.failed_attempt");
+
+/* Static storage, plain ASCII, framed. */
+#define CLASSIFY_KEY_FLAGS                                                     \
+    (LFP_FIELD_KEY_STABLE | LFP_FIELD_KEY_PLAIN | LFP_FIELD_KEY_FRAMED)
+
+static void classify_set_key(struct lfp_field *f,
+                             const struct classify_frame_key *k)
+{
+    f->key = k->frame + 2;
+    f->key_len = k->len;
+    f->flags = CLASSIFY_KEY_FLAGS;
+}
 
 struct classify_ctx {
     const struct lfp_host *host;
@@ -77,17 +109,15 @@ static void classify_worker_free(void *vctx, void *wctx)
     ctx->host->mem_free(wctx);
 }
 
+/* s: static, plain ASCII (no LFP_FIELD_ESCAPE). */
 static void classify_add_str(const struct classify_ctx *ctx,
                              struct lfp_chunk *chunk, struct lfp_record *rec,
-                             const char *key, size_t key_len, const char *s)
+                             const struct classify_frame_key *k, const char *s)
 {
     struct lfp_field *f = ctx->host->record_add(chunk, rec);
 
-    f->key = key;
-    f->key_len = (uint16_t)key_len;
+    classify_set_key(f, k);
     f->type = LFP_T_STR;
-    /* Static storage, plain ASCII: key and value. */
-    f->flags = LFP_FIELD_KEY_STABLE | LFP_FIELD_KEY_PLAIN;
     f->n = (uint32_t)strlen(s);
     f->v.s = s;
 }
@@ -115,18 +145,15 @@ static void classify_record(const struct classify_ctx *ctx, struct lfp_find *fd,
     else if (is_failure)
         outcome = "failure";
     if (outcome)
-        classify_add_str(ctx, chunk, rec, CLASSIFY_KEY("event.outcome"),
-                         outcome);
+        classify_add_str(ctx, chunk, rec, &classify_key_outcome, outcome);
     if (res.cls == CLASSIFY_NONE)
         return;
-    classify_add_str(ctx, chunk, rec, CLASSIFY_KEY("upstream.error"),
+    classify_add_str(ctx, chunk, rec, &classify_key_error,
                      classify_class_name(res.cls));
     if (res.failed_attempt) {
         struct lfp_field *f = ctx->host->record_add(chunk, rec);
-        f->key = "upstream.failed_attempt";
-        f->key_len = sizeof("upstream.failed_attempt") - 1;
+        classify_set_key(f, &classify_key_failed_attempt);
         f->type = LFP_T_INT;
-        f->flags = LFP_FIELD_KEY_STABLE | LFP_FIELD_KEY_PLAIN;
         f->v.i = res.failed_attempt;
     }
 }

@@ -18,6 +18,7 @@
 
 #include "../../plugins/filter_classify/classify_rules.h"
 #include "chunk.h"
+#include "json_out.h"
 #include "mem.h"
 #include "parser.h"
 #include "test_host.h"
@@ -434,6 +435,47 @@ static void test_parse_errors_and_dropped_records_are_left_alone(void **state)
     fixture_close(&fx);
 }
 
+/* The keys the filter adds are framed for the JSON writer
+ * (LFP_FIELD_KEY_FRAMED: ,"key": around the name, 28 bytes or less, 32
+ * bytes readable from the frame) and come out as JSON whole. */
+static void test_added_keys_are_framed_and_written_whole(void **state)
+{
+    static const char *const keys[] = {"event.outcome", "upstream.error",
+                                       "upstream.failed_attempt"};
+    struct fixture fx;
+    struct lfp_record *rec;
+    char *buf;
+    size_t n;
+
+    (void)state;
+    fixture_open(&fx, "nginx_upstream", NULL);
+    rec = classify_line(&fx, UP("504", "-, 0.001", "-, -", "0.000, 60.002",
+                                "10.0.0.1:80, 10.0.0.2:80", "502, 504"));
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        const struct lfp_field *f = get(rec, keys[i]);
+        char frame[32];
+
+        assert_non_null(f);
+        assert_int_equal(
+            f->flags & (LFP_FIELD_KEY_STABLE | LFP_FIELD_KEY_PLAIN |
+                        LFP_FIELD_KEY_FRAMED | LFP_FIELD_ESCAPE),
+            LFP_FIELD_KEY_STABLE | LFP_FIELD_KEY_PLAIN | LFP_FIELD_KEY_FRAMED);
+        assert_true(f->key_len <= 28);
+        memcpy(frame, f->key - 2, sizeof(frame)); /* all 32 readable */
+        assert_memory_equal(frame, ",\"", 2);
+        assert_memory_equal(frame + 2, keys[i], strlen(keys[i]));
+        assert_memory_equal(frame + 2 + f->key_len, "\":", 2);
+    }
+    buf = lf_malloc(lf_json_record_bound(rec) + 1);
+    n = lf_json_record(rec, buf);
+    buf[n] = '\0';
+    assert_non_null(strstr(buf, ",\"event.outcome\":\"failure\","
+                                "\"upstream.error\":\"upstream_timeout\","
+                                "\"upstream.failed_attempt\":2}"));
+    lf_free(buf);
+    fixture_close(&fx);
+}
+
 static void test_every_record_of_a_chunk_is_classified(void **state)
 {
     static const char *const lines[] = {
@@ -597,6 +639,7 @@ int main(void)
         cmocka_unit_test(test_haproxy_termination_states_name_the_failure),
         cmocka_unit_test(test_key_options_read_source_names),
         cmocka_unit_test(test_parse_errors_and_dropped_records_are_left_alone),
+        cmocka_unit_test(test_added_keys_are_framed_and_written_whole),
         cmocka_unit_test(test_every_record_of_a_chunk_is_classified),
         cmocka_unit_test(test_quiet_records_are_those_the_rules_pass),
         cmocka_unit_test(test_taxonomy_doc_lists_every_class),
