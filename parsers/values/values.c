@@ -779,18 +779,22 @@ values_str_list_other(struct lf_parser_line *line,
 }
 
 /* The fast path takes a value of 8 to 16 bytes without a blank: one
- * attempt, not "-" (both separators hold a blank). */
+ * attempt, not "-" (both separators hold a blank); escaped only when it
+ * holds a byte that needs it (values_attempt_8_16(), as the group walk
+ * decides). */
 static void values_str_list(struct lf_parser_line *line,
                             const struct lf_parser_key *k, const char *s,
                             size_t n)
 {
-    if (n - 8 > 16 - 8 || values_has_blank_8_16(s, n)) {
+    int attempt = n - 8 > 16 - 8 ? -1 : values_attempt_8_16(s, n);
+
+    if (attempt < 0) {
         values_str_list_other(line, k, s, n);
         return;
     }
     values_list_one(line, k,
                     &(struct lfp_field){.type = LFP_T_STR,
-                                        .flags = LFP_FIELD_ESCAPE,
+                                        .flags = attempt ? LFP_FIELD_ESCAPE : 0,
                                         .n = (uint32_t)n,
                                         .v.s = s});
 }

@@ -14,7 +14,9 @@
  *   int                   1 to 18 digits
  *   duration (s to us)    "d.ddd" or "dd.ddd"
  *   float/int/str_list    one attempt: "d.ddd", a short decimal; digits;
- *                         8 to 16 bytes without a blank; and "-" or ""
+ *                         8 to 16 bytes without a blank (flagged for
+ *                         escaping only when a byte needs it); and "-"
+ *                         or ""
  *   addr                  a dotted quad of 8 to 15 bytes, a plain IPv6
  *   the time key          the string of the line before (its result
  *                         kept in the time cache), else
@@ -163,7 +165,8 @@ void lf_parser_group_init(const struct lf_parser *p, struct lf_parser_group *g,
         values_group_list(g, VALUES_OP_INT_LIST, LFP_T_INT, 0);
         break;
     case LF_PT_STR_LIST:
-        values_group_list(g, VALUES_OP_STR_LIST, LFP_T_STR, LFP_FIELD_ESCAPE);
+        /* LFP_FIELD_ESCAPE is added where a value needs it */
+        values_group_list(g, VALUES_OP_STR_LIST, LFP_T_STR, 0);
         break;
     case LF_PT_ADDR:
         values_group_addr(g);
@@ -307,7 +310,9 @@ values_group_fast(struct values_walk *w, const struct lf_parser_group *g,
                   int op, const char *s, size_t n)
 {
     struct lfp_field *restrict e;
+    struct lfp_field *f;
     unsigned milli;
+    int attempt;
     int64_t i;
     double d;
 
@@ -346,14 +351,16 @@ values_group_fast(struct values_walk *w, const struct lf_parser_group *g,
         w->f = values_group_list_one(w->f, g, e);
         return 1;
     case VALUES_OP_STR_LIST:
-        if (n - 8 > 16 - 8 || values_has_blank_8_16(s, n))
+        if (n - 8 > 16 - 8 || (attempt = values_attempt_8_16(s, n)) < 0)
             return values_group_list_none(w, g, s, n);
         e = --w->spare;
-        *e = (struct lfp_field){.type = LFP_T_STR,
-                                .flags = LFP_FIELD_ESCAPE,
-                                .n = (uint32_t)n,
-                                .v.s = s};
-        w->f = values_group_list_one(w->f, g, e);
+        *e = (struct lfp_field){.type = LFP_T_STR, .n = (uint32_t)n, .v.s = s};
+        f = w->f;
+        w->f = values_group_list_one(f, g, e);
+        if (attempt) { /* a byte to escape: the value and its element */
+            e->flags = LFP_FIELD_ESCAPE;
+            f->flags |= LFP_FIELD_ESCAPE;
+        }
         return 1;
     case VALUES_OP_ADDR:
         /* a dotted quad, or a plain IPv6 (at most 39 bytes): either is

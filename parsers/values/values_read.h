@@ -13,6 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 static inline int values_is_dash(const char *s, size_t n)
 {
@@ -134,6 +137,40 @@ static inline int values_has_blank_8_16(const char *s, size_t n)
     a ^= blanks;
     b ^= blanks;
     return ((((a - ones) & ~a) | ((b - ones) & ~b)) & (ones << 7)) != 0;
+}
+
+/* What s[0..n), 8 to 16 bytes (an upstream address and port), holds:
+ * -1 a blank (not one attempt), 0 nothing a JSON string must escape or
+ * check (no byte below 0x21, no '"', no '\\', no byte >= 0x80), 1
+ * another such byte. With SSE2 the common answer, 0, takes the two
+ * overlapping words in one vector: a signed compare with ' ' rules out
+ * the control bytes, the blank and the high bytes at once, two compares
+ * the quote and the backslash; it is exact, so anything else holds a
+ * blank or a byte to escape, and values_has_blank_8_16() tells which. */
+static inline int values_attempt_8_16(const char *s, size_t n)
+{
+#ifdef __SSE2__
+    __m128i v = _mm_unpacklo_epi64(
+        _mm_loadl_epi64((const __m128i *)(const void *)s),
+        _mm_loadl_epi64((const __m128i *)(const void *)(s + n - 8)));
+    __m128i odd = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                               _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+    __m128i plain =
+        _mm_andnot_si128(odd, _mm_cmpgt_epi8(v, _mm_set1_epi8(' ')));
+
+    if (_mm_movemask_epi8(plain) == 0xffff)
+        return 0;
+    return values_has_blank_8_16(s, n) ? -1 : 1;
+#else
+    if (values_has_blank_8_16(s, n))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
+            return 1;
+    }
+    return 0;
+#endif
 }
 
 /* Whether s[0..n), 8 to 15 bytes, is a dotted quad: what

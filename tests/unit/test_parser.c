@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "chunk.h"
+#include "json_out.h"
 #include "lf_test.h"
 #include "mem.h"
 #include "parser.h"
@@ -1268,7 +1269,13 @@ static const char *const walk_values[] = {"",
                                           "true",
                                           "off",
                                           "\"quoted\"",
-                                          "caf\xc3\xa9"};
+                                          "caf\xc3\xa9",
+                                          "10.0.1.13:808\"",
+                                          "10.0\\1.13:8080",
+                                          "1234567\x01",
+                                          "\t1234567",
+                                          "caf\xc3\xa9:8080",
+                                          "1234567\x7f"};
 #define WALK_NVALUES (sizeof(walk_values) / sizeof(walk_values[0]))
 
 /* Every type the walk reads inline, and some it leaves to the handler,
@@ -1428,8 +1435,14 @@ static void test_str_list_blanks_near_word_lengths(void **state)
         const struct lfp_field *e;
 
         assert_int_equal(parse(&fx, cases[i].in, &rec), LFP_OK);
+        size_t n = strlen(cases[i].in);
+        /* one attempt of 8 to 16 plain bytes: vouched for, not escaped */
+        int is_plain = cases[i].attempts == 1 && n >= 8 && n <= 16 &&
+                       !strchr(cases[i].in, ' ');
+
         assert_str(rec, "ad", cases[i].last);
-        assert_true(field(rec, "ad")->flags & LFP_FIELD_ESCAPE);
+        assert_int_equal(field(rec, "ad")->flags & LFP_FIELD_ESCAPE,
+                         is_plain ? 0 : LFP_FIELD_ESCAPE);
         assert_int_field(rec, "adn", cases[i].attempts);
         e = array_field(rec, "ads", (uint32_t)cases[i].attempts);
         assert_int_equal(e[cases[i].attempts - 1].type, LFP_T_STR);
@@ -1439,6 +1452,69 @@ static void test_str_list_blanks_near_word_lengths(void **state)
     assert_type(rec, "ad", LFP_T_NULL);
     assert_int_field(rec, "adn", 0);
     assert_int_equal(lf_parser_conv_errors(fx.p), 0);
+    fixture_close(&fx);
+}
+
+/* A str_list value of one attempt, 8 to 16 bytes (the fast path), is
+ * flagged for escaping, with its array's element, exactly when it holds a
+ * byte JSON must escape or check: a quote, a backslash, a control byte or
+ * a byte >= 0x80, at either end of the two words the fast path reads. The
+ * JSON written has them escaped (invalid UTF-8 as U+FFFD). */
+static void test_str_list_escapes_only_values_that_need_it(void **state)
+{
+    static const struct {
+        const char *in, *json;
+    } cases[] = {
+        {"10.0.1.13:8080", "\"10.0.1.13:8080\""},
+        {"12345678", "\"12345678\""},
+        {"123456789abcdefg", "\"123456789abcdefg\""},
+        {"!#$%&'()*+,-./~\x7f", "\"!#$%&'()*+,-./~\x7f\""},
+        {"\"0.0.1.13:8080", "\"\\\"0.0.1.13:8080\""},
+        {"10.0.1.13:808\"", "\"10.0.1.13:808\\\"\""},
+        {"10.0\\1.13:8080", "\"10.0\\\\1.13:8080\""},
+        {"\x01"
+         "0.0.1.13:8080",
+         "\"\\u00010.0.1.13:8080\""},
+        {"1234567\t", "\"1234567\\t\""},
+        {"123456789abcdef\x1f", "\"123456789abcdef\\u001f\""},
+        {"caf\xc3\xa9:8080", "\"caf\xc3\xa9:8080\""},
+        {"\xc3\xa9"
+         "bcdefgh",
+         "\"\xc3\xa9"
+         "bcdefgh\""},
+        {"10.0.1.13:80\x80", "\"10.0.1.13:80\\ufffd\""},
+    };
+    char *types[] = {"a:str_list"};
+    char *renames[] = {"a:ad/ads/adn"};
+    struct fixture fx;
+    struct lfp_record *rec;
+
+    (void)state;
+    open_fields(&fx, "^(?<a>.*)$", types, 1, renames, 1, 1);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *in = cases[i].in;
+        int is_plain = 1;
+        char json[512], want[128];
+        size_t n;
+
+        for (const char *p = in; *p; p++)
+            if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x80 ||
+                *p == '"' || *p == '\\')
+                is_plain = 0;
+        assert_int_equal(parse(&fx, in, &rec), LFP_OK);
+        assert_str(rec, "ad", in);
+        assert_int_equal(field(rec, "ad")->flags & LFP_FIELD_ESCAPE,
+                         is_plain ? 0 : LFP_FIELD_ESCAPE);
+        assert_int_equal(array_field(rec, "ads", 1)[0].flags,
+                         is_plain ? 0 : LFP_FIELD_ESCAPE);
+        assert_true(lf_json_record_bound(rec) < sizeof(json));
+        n = lf_json_record(rec, json);
+        json[n] = '\0';
+        (void)snprintf(want, sizeof(want), "\"ad\":%s,\"ads\":[%s]",
+                       cases[i].json, cases[i].json);
+        if (!strstr(json, want))
+            fail_msg("want %s in %s", want, json);
+    }
     fixture_close(&fx);
 }
 
@@ -2474,8 +2550,6 @@ static void test_parse_path_allocates_nothing_once_warm(void **state)
 #include <dirent.h>
 #include <sys/stat.h>
 
-#include "json_out.h"
-
 #define GOLDEN_DIR LF_TEST_SOURCE_DIR "/parsers"
 
 /* One record as a golden line: its JSON, with "@timestamp":"*" when the
@@ -2669,6 +2743,7 @@ int main(void)
         cmocka_unit_test(test_group_walk_gives_the_handlers_fields),
         cmocka_unit_test(test_group_walk_unrolled_gives_the_loops_fields),
         cmocka_unit_test(test_str_list_blanks_near_word_lengths),
+        cmocka_unit_test(test_str_list_escapes_only_values_that_need_it),
         cmocka_unit_test(test_lists_of_one_attempt_stay_in_their_room),
         cmocka_unit_test(test_number_shapes_convert_as_the_reference),
         cmocka_unit_test(test_durations_and_seconds_take_their_unit),
