@@ -2437,6 +2437,54 @@ static void builtin_open(struct fixture *fx, const char *name)
     fx->chunk = lf_chunk_new(RAW_CAP, (size_t)64 << 10);
 }
 
+/* The built-in nginx_upstream (hand matcher and unrolled walk): the
+ * upstream address is written without escaping when it is plain, and
+ * escaped, the value and its array, when it holds a backslash, a control
+ * byte or UTF-8. */
+static void
+test_nginx_upstream_address_is_escaped_when_it_needs_it(void **state)
+{
+    static const struct {
+        const char *ua, *json;
+        int is_plain;
+    } cases[] = {
+        {"10.0.1.13:8080", "\"10.0.1.13:8080\"", 1},
+        {"10.0\\1.13:8080", "\"10.0\\\\1.13:8080\"", 0},
+        {"10.0.1.13:80\x01", "\"10.0.1.13:80\\u0001\"", 0},
+        {"caf\xc3\xa9:8080", "\"caf\xc3\xa9:8080\"", 0},
+    };
+    struct fixture fx;
+
+    (void)state;
+    builtin_open(&fx, "nginx_upstream");
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct lfp_record *rec;
+        char line[512], json[4096], want[128];
+        size_t n;
+
+        (void)snprintf(line, sizeof(line),
+                       "10.0.0.1 - - [01/Jun/2025:00:00:00 +0000] \"GET / "
+                       "HTTP/1.1\" 200 1 \"-\" \"-\" rt=0.209 "
+                       "uct=\"0.000\" uht=\"0.025\" urt=\"0.025\" "
+                       "ua=\"%s\" us=\"200\"",
+                       cases[i].ua);
+        assert_int_equal(parse(&fx, line, &rec), LFP_OK);
+        assert_false(rec->flags & LFP_REC_PARSE_ERROR);
+        assert_int_equal(field(rec, "upstream.address")->flags &
+                             LFP_FIELD_ESCAPE,
+                         cases[i].is_plain ? 0 : LFP_FIELD_ESCAPE);
+        assert_true(lf_json_record_bound(rec) < sizeof(json));
+        n = lf_json_record(rec, json);
+        json[n] = '\0';
+        (void)snprintf(want, sizeof(want),
+                       "\"upstream.address\":%s,\"upstream.addresses\":[%s]",
+                       cases[i].json, cases[i].json);
+        if (!strstr(json, want))
+            fail_msg("want %s in %s", want, json);
+    }
+    fixture_close(&fx);
+}
+
 static void test_every_builtin_parses_its_format_with_time(void **state)
 {
     (void)state;
@@ -2760,6 +2808,8 @@ int main(void)
         cmocka_unit_test(test_nested_value_before_other_groups),
         cmocka_unit_test(test_new_option_errors_name_the_problem),
         cmocka_unit_test(test_every_builtin_parses_its_format_with_time),
+        cmocka_unit_test(
+            test_nginx_upstream_address_is_escaped_when_it_needs_it),
         cmocka_unit_test(test_builtins_survive_cut_binary_and_huge_lines),
         cmocka_unit_test(test_line_cut_inside_a_quote_is_a_parse_error),
 #ifndef LF_SANITIZED
