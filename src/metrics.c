@@ -535,6 +535,20 @@ static inline int metrics_number(const struct lfp_field *f, double *v)
     return f->type == LFP_T_INT && f->v.i >= 0;
 }
 
+/* Counts one request of code in c. A delta holds a handful of codes, and
+ * the loop here costs less than the call that would run it; only a code
+ * new to the epoch goes out of line. */
+static inline void metrics_count_code(struct metrics_counts *c, int32_t code)
+{
+    for (uint32_t i = 0; i < c->ncodes; i++) {
+        if (c->codes[i].code == code) {
+            c->codes[i].count++;
+            return;
+        }
+    }
+    lf_metrics_counts_add_code(c, code, 1);
+}
+
 static void metrics_counts_record(struct metrics_delta *d,
                                   const struct lfp_field *const *got)
 {
@@ -544,11 +558,7 @@ static void metrics_counts_record(struct metrics_delta *d,
                        : 0;
 
     d->c.requests++;
-    /* The code an epoch saw first is usually the common one (200). */
-    if (d->c.ncodes > 0 && d->c.codes[0].code == code)
-        d->c.codes[0].count++;
-    else
-        lf_metrics_counts_add_code(&d->c, code, 1);
+    metrics_count_code(&d->c, code);
     if (code >= 500 && code <= 599)
         d->c.n5xx++;
     f = got[MF_ERROR];

@@ -110,6 +110,7 @@ struct metrics_code {
 
 struct metrics_class {
     char *name; /* owned */
+    size_t len; /* strlen(name) */
     uint64_t count;
 };
 

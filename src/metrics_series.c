@@ -61,7 +61,7 @@ void lf_metrics_counts_add_class(struct metrics_counts *c, const char *name,
                                  size_t len, uint64_t n)
 {
     for (uint32_t i = 0; i < c->nclasses; i++) {
-        if (strlen(c->classes[i].name) == len &&
+        if (c->classes[i].len == len &&
             memcmp(c->classes[i].name, name, len) == 0) {
             c->classes[i].count += n;
             return;
@@ -81,6 +81,7 @@ void lf_metrics_counts_add_class(struct metrics_counts *c, const char *name,
     }
     c->classes[c->nclasses].name =
         lf_mbuf_clean_dup(name, len, METRICS_LABEL_MAX);
+    c->classes[c->nclasses].len = strlen(c->classes[c->nclasses].name);
     c->classes[c->nclasses++].count = n;
 }
 
