@@ -499,6 +499,33 @@ static uint32_t metrics_lookup(struct lf_metrics_shard *sh,
     return ce->id;
 }
 
+/* The series id of a record whose one label is a short string, when the
+ * first cache slot of its hash holds that value; METRICS_EMPTY when not
+ * (then metrics_lookup looks). The usual configuration, one address
+ * label, takes this path for nearly every line, without building lab[].
+ * The hash is metrics_labels' and the key metrics_key's: one value of n
+ * bytes has a key of n + 2, its length first, so a key of that length
+ * holding those bytes after the length holds that value. */
+static inline uint32_t metrics_lookup_short(struct lf_metrics_shard *sh,
+                                            const struct lfp_field *const *got)
+{
+    const struct lfp_field *f = got[MF__COUNT];
+    const struct metrics_cache_entry *ce;
+    uint64_t hash;
+
+    if (sh->m->st.nlabels != 1 || !f || f->type != LFP_T_STR || f->n == 0 ||
+        f->n > METRICS_CACHE_INLINE - sizeof(uint16_t))
+        return METRICS_EMPTY;
+    hash = metrics_hash_value(0, f->v.s, f->n);
+    ce = &sh->cache[(uint32_t)hash & (sh->cache_size - 1)];
+    if (!ce->key || ce->hash != hash ||
+        ce->key_len != f->n + sizeof(uint16_t) ||
+        !metrics_bytes_equal(ce->key + sizeof(uint16_t), f->v.s, f->n) ||
+        !metrics_cache_valid(sh->m, ce))
+        return METRICS_EMPTY;
+    return ce->id;
+}
+
 static struct metrics_delta *metrics_delta_get(struct lf_metrics_shard *sh,
                                                uint32_t id)
 {
@@ -642,8 +669,11 @@ static void metrics_record(struct lf_metrics_shard *sh,
      * lines, probes) is not counted here. */
     if (!got[MF_STATUS] && !got[MF_ADDRESS])
         return;
-    hash = metrics_labels(sh->m, got, sh->lab, sh->num, &key_len);
-    id = metrics_lookup(sh, sh->lab, hash, key_len);
+    id = metrics_lookup_short(sh, got);
+    if (id == METRICS_EMPTY) {
+        hash = metrics_labels(sh->m, got, sh->lab, sh->num, &key_len);
+        id = metrics_lookup(sh, sh->lab, hash, key_len);
+    }
     if (id == st->max_series)
         sh->folded++;
     d = metrics_delta_get(sh, id);

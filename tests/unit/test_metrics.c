@@ -387,6 +387,40 @@ static void test_label_values_name_series_by_their_text(void **state)
     lf_metrics_free(m);
 }
 
+/* Values of every length around the cache's inline key, each a prefix of
+ * the next: the short-label path and the general one agree. */
+static void test_label_values_of_every_length_keep_their_series(void **state)
+{
+    struct lf_metrics *m = metrics_make(defaults);
+    struct lf_metrics_shard *sh = lf_metrics_shard_new(m);
+    static const char text40[] = "0123456789abcdefghijklmnopqrstuvwxyzABCD";
+    char ups[40][41], want[160];
+    struct req r[40];
+    char *text;
+
+    (void)state;
+    for (int i = 0; i < 40; i++) {
+        (void)snprintf(ups[i], sizeof(ups[i]), "%.*s", i + 1, text40);
+        r[i] = (struct req){ups[i], 200 + i, NULL, 0, 0, -1, 0};
+    }
+    observe(sh, "x", r, 40);
+    observe(sh, "x", r, 40);
+    lf_metrics_tick(m, T0);
+    observe(sh, "x", r, 40); /* the cache again, after a drain */
+    text = render(m, T0);
+    for (int i = 0; i < 40; i++) {
+        (void)snprintf(want, sizeof(want),
+                       "logferry_upstream_requests_total{upstream=\"%s\","
+                       "code=\"%d\"} 3",
+                       ups[i], 200 + i);
+        assert_line(text, want);
+    }
+    assert_line(text, "logferry_metrics_series 40");
+    lf_free(text);
+    lf_metrics_shard_free(sh);
+    lf_metrics_free(m);
+}
+
 static void test_only_live_requests_of_matching_tags_count(void **state)
 {
     static const char *const kv[] = {"enabled", "on", "match", "nginx.*", NULL};
@@ -720,6 +754,7 @@ int main(void)
         cmocka_unit_test(test_windows_slide_and_lifetime_stays),
         cmocka_unit_test(test_reused_deltas_count_each_request_once),
         cmocka_unit_test(test_label_values_name_series_by_their_text),
+        cmocka_unit_test(test_label_values_of_every_length_keep_their_series),
         cmocka_unit_test(test_only_live_requests_of_matching_tags_count),
         cmocka_unit_test(test_options_are_checked_with_file_and_line),
         cmocka_unit_test(test_disabled_metrics_build_nothing),
