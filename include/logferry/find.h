@@ -37,7 +37,7 @@
 #include <logferry/plugin.h>
 
 #define LFP_FIND_MAX 64     /* keys per finder */
-#define LFP_FIND_FIELDS 64  /* longest record whose layout is remembered */
+#define LFP_FIND_FIELDS 64  /* longest record remembered, a power of two */
 #define LFP_FIND_LAYOUTS 16 /* layouts remembered, a power of two */
 #define LFP_FIND_HINTS 256  /* entries of the hash index of layouts */
 
@@ -57,9 +57,11 @@ struct lfp_find {
     uint16_t lens[LFP_FIND_MAX];
     uint64_t len_mask; /* bit min(len, 63) of every key */
     unsigned next;     /* layout slot to replace next */
-    /* The slot of the last record's layout: records of one layout
-     * often come in a row, and trying it first costs no hash. */
-    unsigned last;
+    /* The slot of the last layout matched with this field count (its
+     * low bits): the layouts of one parser mostly differ by a field or
+     * two, so the count alone names the right one nearly always, and
+     * trying it first costs no hash. A hint, checked like any slot. */
+    uint8_t by_count[LFP_FIND_FIELDS];
     /* The slot a record of that hash (lfp_find_hash) matched last: a
      * hint, checked like any slot; all 0 at first. */
     uint8_t hint[LFP_FIND_HINTS];
@@ -256,7 +258,7 @@ static inline void lfp_find_scan(struct lfp_find *fd,
         l->off[k] = i * sizeof(*rec->fields);
     }
     fd->hint[h] = (uint8_t)fd->next;
-    fd->last = fd->next;
+    fd->by_count[rec->nfields & (LFP_FIND_FIELDS - 1)] = (uint8_t)fd->next;
     fd->next = (fd->next + 1) & (LFP_FIND_LAYOUTS - 1);
 }
 
@@ -272,7 +274,7 @@ static inline void lfp_find_fields(struct lfp_find *fd,
         lfp_find_clear(got, fd->nkeys);
         return;
     }
-    l = &fd->layouts[fd->last];
+    l = &fd->layouts[fd->by_count[rec->nfields & (LFP_FIND_FIELDS - 1)]];
     if (!lfp_find_is_layout(l, rec)) {
         h = lfp_find_hash(rec->fields, rec->nfields);
         l = lfp_find_layout_of(fd, rec, h);
@@ -280,7 +282,8 @@ static inline void lfp_find_fields(struct lfp_find *fd,
             lfp_find_scan(fd, rec, got, h);
             return;
         }
-        fd->last = (unsigned)(l - fd->layouts);
+        fd->by_count[rec->nfields & (LFP_FIND_FIELDS - 1)] =
+            (uint8_t)(l - fd->layouts);
     }
     lfp_find_fill(l, rec, got, fd->nkeys);
 }

@@ -226,6 +226,32 @@ static void test_more_layouts_than_slots(void **state)
     }
 }
 
+/* Records of two field counts in turn, the counts' low bits equal (the
+ * longer one past any remembered layout), then two layouts of one count:
+ * a slot remembered for a count is only where a lookup starts. */
+static void test_layouts_of_aliased_counts_in_turn(void **state)
+{
+    struct lfp_field fields[LFP_FIND_FIELDS + 3];
+    struct lfp_record rec = {.fields = fields};
+    const char *keys[] = {pool[0], pool[2], other[1], pool[70]};
+    struct lfp_find fd;
+
+    (void)state;
+    pool_init();
+    lfp_find_init(&fd, keys, 4);
+    for (int round = 0; round < 8; round++) {
+        rec.nfields = round % 2 ? LFP_FIND_FIELDS + 3 : 3;
+        for (uint32_t i = 0; i < rec.nfields; i++)
+            set(&fields[i], pool[i % POOL], STABLE, i);
+        check_keys(&fd, &rec, keys, 4);
+        rec.nfields = 3;
+        for (uint32_t i = 0; i < 3; i++)
+            set(&fields[i], round % 4 < 2 && i == 1 ? other[i] : pool[i],
+                STABLE, i);
+        check_keys(&fd, &rec, keys, 4);
+    }
+}
+
 /* A record longer than any remembered layout is scanned each time. */
 static void test_a_long_record_is_scanned(void **state)
 {
@@ -255,6 +281,7 @@ int main(void)
         cmocka_unit_test(test_a_moved_key_is_not_taken_for_the_layout),
         cmocka_unit_test(test_layouts_that_differ_in_one_field),
         cmocka_unit_test(test_more_layouts_than_slots),
+        cmocka_unit_test(test_layouts_of_aliased_counts_in_turn),
         cmocka_unit_test(test_a_long_record_is_scanned),
     };
 
