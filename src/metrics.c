@@ -341,8 +341,10 @@ static uint64_t metrics_word(const char *p, size_t n)
 
 /* h extended with the value p[0, n), a word at a time (the last word
  * overlaps the one before it). The length goes in with the first word:
- * one mix for up to 8 bytes, two for an address with its port. */
-static uint64_t metrics_hash_value(uint64_t h, const char *p, size_t n)
+ * one mix for up to 8 bytes, two for an address with its port. Inline:
+ * every line hashes its label values. */
+static inline __attribute__((always_inline)) uint64_t
+metrics_hash_value(uint64_t h, const char *p, size_t n)
 {
     size_t j = 0;
 
@@ -391,8 +393,10 @@ static uint64_t metrics_labels(const struct lf_metrics *m,
 }
 
 /* Whether a[0, n) and b[0, n) are equal: label values are short, and a
- * call to memcmp costs more than comparing them here. */
-static int metrics_bytes_equal(const char *a, const char *b, size_t n)
+ * call to memcmp costs more than comparing them here. Inline, as every
+ * line compares its label values with a cache entry's. */
+static inline __attribute__((always_inline)) int
+metrics_bytes_equal(const char *a, const char *b, size_t n)
 {
     size_t j = 0;
 
