@@ -647,7 +647,7 @@ metrics_kind_value(struct lf_metrics_shard *sh, struct metrics_delta *d,
         v /= 1e9;
     memcpy(&bits, &v, sizeof(bits));
     if (bits == 0) {
-        lf_metrics_delta_value(&sh->m->st, d, k, v, &sh->zero_at);
+        lf_metrics_delta_zero(d, k, &sh->zero_at);
         return;
     }
     if (bits != seen->bits) {

@@ -224,6 +224,15 @@ static inline void lf_metrics_delta_value(const struct metrics_settings *st,
     if (!lf_sketch16_add(&d->sk[k], v, at->index))
         lf_metrics_delta_grow(st, d, k, at->index);
 }
+/* lf_metrics_delta_value(st, d, k, 0.0, zero_at), zero_at being the
+ * place of 0.0. */
+static inline void lf_metrics_delta_zero(struct metrics_delta *d, int k,
+                                         const struct metrics_place *zero_at)
+{
+    if (zero_at->bucket >= 0)
+        d->hist[(size_t)zero_at->bucket * METRICS_NKINDS + (size_t)k]++;
+    lf_sketch16_add_zero(&d->sk[k]);
+}
 struct metrics_series *lf_metrics_series_new(const struct metrics_settings *st);
 void lf_metrics_series_free(const struct metrics_settings *st,
                             struct metrics_series *s);

@@ -176,6 +176,19 @@ static inline int lf_sketch16_add(struct lf_sketch16 *s, double v,
     return ++s->bins[j] != 0;
 }
 
+/* lf_sketch16_add(s, 0.0, any index), for the common zero (connect
+ * times): adding +0.0 leaves the sum as it is (it is never -0.0, its
+ * start being +0.0), and a zero never reaches a bucket. */
+static inline void lf_sketch16_add_zero(struct lf_sketch16 *s)
+{
+    s->count++;
+    s->zero++;
+    if (s->min > 0.0)
+        s->min = 0.0;
+    if (s->max < 0.0)
+        s->max = 0.0;
+}
+
 /* Whether bucket i lies in the span of s. */
 static inline int lf_sketch16_covers(const struct lf_sketch16 *s, int32_t i)
 {

@@ -307,6 +307,42 @@ static void test_sketch16_reports_a_count_that_wraps(void **state)
     lf_sketch_free(full);
 }
 
+/* Zeros added by lf_sketch16_add_zero leave the sketch as
+ * lf_sketch16_add(0.0) does, before, among and after other values. */
+static void test_sketch16_add_zero_equals_add_of_zero(void **state)
+{
+    static const double v[] = {0.0, 0.25, 0.0, 1e-12, 3.5, 0.0};
+    struct lf_sketch_params p;
+    struct lfp_err err = {0};
+    struct lf_sketch16 a, b;
+
+    (void)state;
+    assert_int_equal(lf_sketch_params_init(&p, 0.01, 2048, &err), LFP_OK);
+    lf_sketch16_init(&a);
+    lf_sketch16_init(&b);
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        if (v[i] == 0.0) {
+            assert_int_equal(lf_sketch16_add(&a, 0.0, 0), 1);
+            lf_sketch16_add_zero(&b);
+        } else {
+            int32_t at =
+                v[i] > LF_SKETCH_MIN_VALUE ? lf_sketch_index(&p, v[i]) : 0;
+            if (!lf_sketch16_add(&a, v[i], at))
+                lf_sketch16_grow(&a, &p, at);
+            if (!lf_sketch16_add(&b, v[i], at))
+                lf_sketch16_grow(&b, &p, at);
+        }
+        assert_int_equal(a.count, b.count);
+        assert_int_equal(a.zero, b.zero);
+        assert_memory_equal(&a.sum, &b.sum, sizeof(a.sum));
+        assert_memory_equal(&a.min, &b.min, sizeof(a.min));
+        assert_memory_equal(&a.max, &b.max, sizeof(a.max));
+        assert_int_equal(a.nbins, b.nbins);
+    }
+    lf_sketch16_fini(&a);
+    lf_sketch16_fini(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -320,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_bad_parameters_are_refused),
         cmocka_unit_test(test_sketch16_with_its_spill_equals_one_sketch),
         cmocka_unit_test(test_sketch16_reports_a_count_that_wraps),
+        cmocka_unit_test(test_sketch16_add_zero_equals_add_of_zero),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
