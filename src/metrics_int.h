@@ -5,7 +5,7 @@
  * metrics_series.c (totals and windows of one series), metrics_prom.c
  * (the /metrics text) and metrics_input.c (metric records).
  *
- *   worker ──observe──► shard (its own lock, once per chunk)
+ *   worker ──observe──► shard (its own lock, once per run of records)
  *                         cache: raw label values -> (series id, gen)
  *                         delta[id]: what this worker added since the
  *                                    last drain
@@ -186,8 +186,9 @@ struct metrics_view {
 /* metrics_series.c */
 void lf_metrics_counts_add_code(struct metrics_counts *c, int32_t code,
                                 uint64_t n);
-/* Adds n to class name[0, len) (copied when new; past
- * METRICS_MAX_CLASSES the class "other" takes it). */
+/* Adds n to class name[0, len), kept cleaned (lf_mbuf_clean_dup) when
+ * new; once METRICS_MAX_CLASSES - 1 classes are kept, the class "other"
+ * takes every new one. */
 void lf_metrics_counts_add_class(struct metrics_counts *c, const char *name,
                                  size_t len, uint64_t n);
 void lf_metrics_counts_fini(struct metrics_counts *c);

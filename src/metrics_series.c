@@ -57,21 +57,40 @@ void lf_metrics_counts_add_code(struct metrics_counts *c, int32_t code,
     c->codes[c->ncodes++].count = n;
 }
 
+/* The class named name[0, len) in c, or NULL. */
+static struct metrics_class *counts_class(struct metrics_counts *c,
+                                          const char *name, size_t len)
+{
+    for (uint32_t i = 0; i < c->nclasses; i++)
+        if (c->classes[i].len == len &&
+            memcmp(c->classes[i].name, name, len) == 0)
+            return &c->classes[i];
+    return NULL;
+}
+
 void lf_metrics_counts_add_class(struct metrics_counts *c, const char *name,
                                  size_t len, uint64_t n)
 {
-    for (uint32_t i = 0; i < c->nclasses; i++) {
-        if (c->classes[i].len == len &&
-            memcmp(c->classes[i].name, name, len) == 0) {
-            c->classes[i].count += n;
-            return;
-        }
+    struct metrics_class *cl = counts_class(c, name, len);
+    char *clean;
+
+    if (cl) {
+        cl->count += n;
+        return;
     }
-    if (c->nclasses >= METRICS_MAX_CLASSES) {
-        if (len != 5 || memcmp(name, "other", 5) != 0)
-            lf_metrics_counts_add_class(c, "other", 5, n);
-        else
-            c->classes[c->nclasses - 1].count += n;
+    /* Names are kept cleaned: a value that needed cleaning is found by
+     * its cleaned form, or it would take a new class at every sighting. */
+    clean = lf_mbuf_clean_dup(name, len, METRICS_LABEL_MAX);
+    cl = counts_class(c, clean, strlen(clean));
+    if (cl) {
+        cl->count += n;
+        lf_free(clean);
+        return;
+    }
+    /* The last slot is kept for "other", which takes what comes past. */
+    if (c->nclasses >= METRICS_MAX_CLASSES - 1 && strcmp(clean, "other") != 0) {
+        lf_free(clean);
+        lf_metrics_counts_add_class(c, "other", 5, n);
         return;
     }
     if (c->nclasses == c->classes_cap) {
@@ -79,9 +98,8 @@ void lf_metrics_counts_add_class(struct metrics_counts *c, const char *name,
         c->classes =
             lf_realloc(c->classes, sizeof(*c->classes) * c->classes_cap);
     }
-    c->classes[c->nclasses].name =
-        lf_mbuf_clean_dup(name, len, METRICS_LABEL_MAX);
-    c->classes[c->nclasses].len = strlen(c->classes[c->nclasses].name);
+    c->classes[c->nclasses].name = clean;
+    c->classes[c->nclasses].len = strlen(clean);
     c->classes[c->nclasses++].count = n;
 }
 

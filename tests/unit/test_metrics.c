@@ -682,6 +682,39 @@ static void test_bucket_of_index_matches_the_bounds(void **state)
 }
 
 /* metrics.c divides the request time alone by 1e9. */
+/* A class name that needs cleaning is one class however often it comes;
+ * past the limit "other" takes the rest, and nothing is lost. */
+static void test_error_classes_are_kept_by_clean_name(void **state)
+{
+    struct metrics_counts c;
+    uint64_t total = 0, other = 0;
+    (void)state;
+
+    memset(&c, 0, sizeof(c));
+    for (int i = 0; i < 100; i++)
+        lf_metrics_counts_add_class(&c, "bad\x01name", 8, 1);
+    assert_int_equal(c.nclasses, 1);
+    assert_string_equal(c.classes[0].name, "bad?name");
+    assert_int_equal(c.classes[0].count, 100);
+    lf_metrics_counts_fini(&c);
+
+    memset(&c, 0, sizeof(c));
+    for (int i = 0; i < 2 * METRICS_MAX_CLASSES; i++) {
+        char name[16];
+        int n = snprintf(name, sizeof(name), "class%d", i);
+        lf_metrics_counts_add_class(&c, name, (size_t)n, 2);
+    }
+    assert_int_equal(c.nclasses, METRICS_MAX_CLASSES);
+    for (uint32_t i = 0; i < c.nclasses; i++) {
+        total += c.classes[i].count;
+        if (strcmp(c.classes[i].name, "other") == 0)
+            other = c.classes[i].count;
+    }
+    assert_int_equal(total, 4 * METRICS_MAX_CLASSES);
+    assert_int_equal(other, 2 * (METRICS_MAX_CLASSES + 1));
+    lf_metrics_counts_fini(&c);
+}
+
 static void test_request_time_is_the_one_kind_in_ns(void **state)
 {
     (void)state;
@@ -761,6 +794,7 @@ int main(void)
         cmocka_unit_test(test_histogram_counts_each_value_in_its_bucket),
         cmocka_unit_test(test_equal_and_zero_latencies_count_in_their_buckets),
         cmocka_unit_test(test_bucket_of_index_matches_the_bounds),
+        cmocka_unit_test(test_error_classes_are_kept_by_clean_name),
         cmocka_unit_test(test_request_time_is_the_one_kind_in_ns),
         cmocka_unit_test(test_delta_count_past_16_bits_reaches_the_series),
         cmocka_unit_test(test_only_finite_latencies_count),
