@@ -66,6 +66,17 @@ char *lf_chunk_raw(struct lfp_chunk *chunk, size_t *cap)
     return chunk->core->raw;
 }
 
+/* Makes room for n more records, doubling the vector until they fit. */
+static void chunk_grow(struct lfp_chunk *chunk, uint32_t n)
+{
+    struct lfp_chunk_core *core = chunk->core;
+
+    while (core->rec_cap - chunk->nrecords < n)
+        core->rec_cap *= 2;
+    chunk->records =
+        lf_realloc(chunk->records, sizeof(*chunk->records) * core->rec_cap);
+}
+
 void lf_chunk_add_line(struct lfp_chunk *chunk, uint32_t off, uint32_t len,
                        uint32_t rec_flags)
 {
@@ -85,6 +96,17 @@ void lf_chunk_add_line(struct lfp_chunk *chunk, uint32_t off, uint32_t len,
     rec->fields = NULL;
     rec->nfields = 0;
     rec->fields_cap = 0;
+}
+
+struct lfp_record *lf_chunk_add_records(struct lfp_chunk *chunk, uint32_t n)
+{
+    struct lfp_record *rec;
+
+    if (chunk->core->rec_cap - chunk->nrecords < n)
+        chunk_grow(chunk, n);
+    rec = &chunk->records[chunk->nrecords];
+    chunk->nrecords += n;
+    return rec;
 }
 
 void *lf_chunk_alloc(struct lfp_chunk *chunk, size_t n)

@@ -46,6 +46,10 @@ char *lf_chunk_raw(struct lfp_chunk *chunk, size_t *cap);
 /* Adds a record for raw[off, off+len). */
 void lf_chunk_add_line(struct lfp_chunk *chunk, uint32_t off, uint32_t len,
                        uint32_t rec_flags);
+/* Appends n records, contents undefined, and returns the first, for the
+ * caller to fill with lfp_record_set_line(). Valid until records are
+ * added again. Thread: the chunk's owner (an input). */
+struct lfp_record *lf_chunk_add_records(struct lfp_chunk *chunk, uint32_t n);
 /* Arena allocation, 8-byte aligned, freed with the chunk's data. */
 void *lf_chunk_alloc(struct lfp_chunk *chunk, size_t n);
 /* Appends a zeroed field to rec (array grown in the arena). */

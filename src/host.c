@@ -120,4 +120,5 @@ const struct lfp_host lf_host = {
     .record_add = lf_record_add,
     .record_get = lf_record_get,
     .record_to_json = lf_json_record_cap,
+    .chunk_add_records = lf_chunk_add_records,
 };

@@ -33,7 +33,7 @@ extern "C" {
 #endif
 
 #define LFP_ABI_MAJOR 1
-#define LFP_ABI_MINOR 1
+#define LFP_ABI_MINOR 2
 #define LFP_ABI_VERSION ((LFP_ABI_MAJOR << 16) | LFP_ABI_MINOR)
 
 #if defined(__GNUC__)
@@ -126,6 +126,20 @@ struct lfp_record {
     uint32_t nfields;
     uint32_t fields_cap;
 };
+
+/* Sets every member of rec, as for a line just read: raw[0, len) (in its
+ * chunk's raw buffer) with flags, no time, no fields. */
+static inline void lfp_record_set_line(struct lfp_record *rec, const char *raw,
+                                       uint32_t len, uint32_t flags)
+{
+    rec->ts_ns = 0;
+    rec->raw = raw;
+    rec->raw_len = len;
+    rec->flags = flags;
+    rec->fields = NULL;
+    rec->nfields = 0;
+    rec->fields_cap = 0;
+}
 
 struct lfp_chunk_core; /* private to the core */
 
@@ -270,6 +284,15 @@ struct lfp_host {
      * Returns bytes written, or 0 when it would not fit in cap. */
     size_t (*record_to_json)(const struct lfp_record *rec, char *buf,
                              size_t cap);
+
+    /* -- since ABI 1.2 -- */
+    /* Appends n records to an input's chunk and returns the first of them,
+     * for the caller to fill each with lfp_record_set_line() before the
+     * chunk goes on (their contents are undefined until then). The pointer
+     * is valid until records are added again. One call for a batch of
+     * lines instead of a chunk_add_line per line. */
+    struct lfp_record *(*chunk_add_records)(struct lfp_chunk *chunk,
+                                            uint32_t n);
 };
 
 /* ---- plugin definitions ----------------------------------------------- */

@@ -218,6 +218,7 @@ static void test_host_fill_api(struct lfp_host *api)
     api->chunk_raw_cap = test_host_chunk_raw_cap;
     api->chunk_raw = lf_chunk_raw;
     api->chunk_add_line = lf_chunk_add_line;
+    api->chunk_add_records = lf_chunk_add_records;
     api->chunk_emit = test_host_chunk_emit;
     api->chunk_put = test_host_chunk_put;
     api->stop_fd = test_host_stop_fd;

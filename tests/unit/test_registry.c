@@ -84,7 +84,7 @@ static void test_newer_minor_or_bigger_struct_is_refused(void **state)
                                    LFP_KIND_OUTPUT, &newer};
     memset(&err, 0, sizeof(err));
     assert_int_equal(lf_registry_add(&e2, &err), LFP_ERR_CONFIG);
-    assert_non_null(strstr(err.msg, "plugin ABI 1.2, this logferry has 1.1"));
+    assert_non_null(strstr(err.msg, "plugin ABI 1.3, this logferry has 1.2"));
     assert_null(lf_registry_find(LFP_KIND_OUTPUT, "new_sink"));
 }
 
