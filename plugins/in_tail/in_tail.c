@@ -133,6 +133,7 @@ static int tail_init(struct lfp_instance *ins, const struct lfp_host *host,
     ctx->ins = ins;
     ctx->host = host;
     ctx->conf = conf;
+    ctx->newline_find = tail_newline_finder(0);
     ctx->watch_fd = -1;
     pthread_mutex_init(&ctx->lock, NULL);
     tail_watch_open(ctx);

@@ -27,6 +27,7 @@
 
 #include "tail_conf.h"
 #include "tail_db.h"
+#include "tail_newline.h"
 
 /* Bytes of a file's start hashed into its fingerprint. */
 #define TAIL_FP_BYTES 1024
@@ -86,6 +87,7 @@ struct tail_ctx {
     struct lfp_instance *ins;
     const struct lfp_host *host;
     const struct tail_conf *conf;
+    tail_newline_fn newline_find; /* this CPU's fastest */
 
     pthread_mutex_t lock;
     struct tail_file **files; /* in discovery order; changed under lock */

@@ -26,6 +26,7 @@
 #define TAIL_CHUNKS_PER_PASS 4
 
 struct tail_cursor {
+    struct lfp_chunk *chunk;
     char *raw;
     size_t cap;
     size_t fill;       /* bytes of raw in use */
@@ -51,31 +52,70 @@ static void tail_read_add(struct tail_ctx *ctx, struct lfp_chunk *c,
     ctx->host->chunk_add_line(c, (uint32_t)off, (uint32_t)len, flags);
 }
 
+/* Adds a record for each newline at[0, n) (offsets from raw[from]): the
+ * line from cur->line_start to it, a trailing '\r' removed, cut at
+ * max_line_size. The first ends a long line being skipped, if any: its
+ * kept part, whose rest was never stored, is emitted cut. */
+static void tail_read_lines(struct tail_ctx *ctx, struct tail_file *f,
+                            struct tail_cursor *cur, size_t from,
+                            const uint32_t *at, uint32_t n)
+{
+    struct lfp_record *rec = ctx->host->chunk_add_records(cur->chunk, n);
+    size_t max = (size_t)ctx->conf->max_line_bytes;
+    const char *raw = cur->raw;
+    size_t line_start = cur->line_start;
+    uint64_t truncated = 0;
+    uint32_t i = 0;
+
+    if (f->is_skipping) {
+        lfp_record_set_line(&rec[0], raw + line_start, (uint32_t)max,
+                            LFP_REC_TRUNCATED);
+        truncated++;
+        f->is_skipping = 0;
+        line_start = from + at[0] + 1;
+        i = 1;
+    }
+    for (; i < n; i++) {
+        size_t nl = from + at[i];
+        size_t len = nl - line_start;
+        uint32_t flags = 0;
+
+        if (len > 0 && raw[nl - 1] == '\r')
+            len--;
+        if (len > max) {
+            len = max;
+            flags = LFP_REC_TRUNCATED;
+            truncated++;
+        }
+        lfp_record_set_line(&rec[i], raw + line_start, (uint32_t)len, flags);
+        line_start = nl + 1;
+    }
+    if (truncated)
+        ctx->host->counter_add(ctx->ins, LFP_CNT_TRUNCATED, truncated);
+    cur->line_start = line_start;
+}
+
 /* Splits the got bytes just read at raw[cur->fill] into records. */
 static void tail_read_split(struct tail_ctx *ctx, struct tail_file *f,
-                            struct lfp_chunk *c, struct tail_cursor *cur,
-                            size_t got)
+                            struct tail_cursor *cur, size_t got)
 {
     size_t max = (size_t)ctx->conf->max_line_bytes;
     size_t start = cur->fill;
     size_t end = start + got;
     uint64_t base = f->read_off - got; /* file offset of raw[start] */
+    uint32_t at[TAIL_NEWLINE_MAX];
     size_t p = start;
-    char *nl;
 
-    while (p < end && (nl = memchr(cur->raw + p, '\n', end - p)) != NULL) {
-        size_t nl_pos = (size_t)(nl - cur->raw);
+    while (p < end) {
+        size_t done;
+        uint32_t n = ctx->newline_find(cur->raw + p, end - p, at, &done);
 
-        if (f->is_skipping)
-            tail_read_add(ctx, c, cur->raw, cur->line_start, max,
-                          LFP_REC_TRUNCATED);
-        else
-            tail_read_add(ctx, c, cur->raw, cur->line_start,
-                          nl_pos - cur->line_start, 0);
-        f->is_skipping = 0;
-        f->line_off = base + (nl_pos + 1 - start);
-        p = cur->line_start = nl_pos + 1;
+        if (n > 0)
+            tail_read_lines(ctx, f, cur, p, at, n);
+        p += done;
     }
+    if (cur->line_start > start)
+        f->line_off = base + (cur->line_start - start);
     if (f->is_skipping) {
         end = start; /* still inside the long line: drop what we read */
     } else if (end - cur->line_start > max + 1) {
@@ -109,6 +149,7 @@ static size_t tail_read_fill(struct tail_ctx *ctx, struct tail_file *f,
     struct tail_cursor cur = {0};
     size_t total = 0;
 
+    cur.chunk = c;
     cur.raw = ctx->host->chunk_raw(c, &cur.cap);
     if (f->carry_len > 0)
         memcpy(cur.raw, f->carry, f->carry_len);
@@ -126,7 +167,7 @@ static size_t tail_read_fill(struct tail_ctx *ctx, struct tail_file *f,
             break;
         f->read_off += (uint64_t)n;
         total += (size_t)n;
-        tail_read_split(ctx, f, c, &cur, (size_t)n);
+        tail_read_split(ctx, f, &cur, (size_t)n);
     }
     tail_read_carry(ctx, f, &cur);
     return total;

@@ -2,7 +2,8 @@
 /*
  * test_in_tail.c - the tail input (plugins/in_tail/) on the test host:
  * start offsets, line splitting, rotation both ways, truncation of long
- * lines, commit on ack and the state file.
+ * lines, commit on ack and the state file; and the newline finders
+ * (tail_newline.c), each against a plain byte loop.
  *
  * Each test gets a fresh directory; the input follows DIR/ *.log and keeps
  * its state in DIR/state.db. Live tests run the input on its own thread
@@ -19,10 +20,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "../../plugins/in_tail/tail_newline.h"
 #include "lf_test.h"
 #include "mem.h"
 #include "test_host.h"
@@ -482,6 +485,97 @@ static void test_long_line_written_in_pieces_is_cut_once(void **state)
     lf_free(big);
 }
 
+/* Line i of tail_test_write_mixed: 0 to 40 bytes, every seventh ending
+ * in \r\n; line 1500 is 3000 bytes. */
+static size_t tail_test_mixed_line(size_t i, char *buf)
+{
+    size_t len = i == 1500 ? 3000 : (i * 7) % 41;
+
+    for (size_t k = 0; k < len; k++)
+        buf[k] = (char)('a' + (i + k) % 26);
+    return len;
+}
+
+/* n lines from tail_test_mixed_line; returns the bytes written. */
+static size_t tail_test_write_mixed(const char *path, size_t n)
+{
+    char *text = lf_malloc(n * 48 + 3000);
+    char line[3002];
+    size_t used = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        size_t len = tail_test_mixed_line(i, line);
+
+        memcpy(text + used, line, len);
+        used += len;
+        if (i % 7 == 0)
+            text[used++] = '\r';
+        text[used++] = '\n';
+    }
+    lf_test_write_file(path, text, used, 0);
+    lf_free(text);
+    return used;
+}
+
+/* Thousands of lines in one read, more than one batch of newlines: each
+ * comes out whole, \r stripped, the one over max_line_size cut. */
+static void test_many_lines_in_one_read_come_out_whole(void **state)
+{
+    struct tail_test *t = *state;
+    size_t n = 3000, size = tail_test_write_mixed(t->log, n);
+    char want[3002];
+
+    tail_test_set(t, "read_from_head", "on");
+    tail_test_set(t, "exit_on_eof", "on");
+    tail_test_set(t, "max_line_size", "1K");
+    tail_test_init(t, TEST_RAW_CAP);
+    assert_int_equal(lf_test_host_input_run(t->th), LFP_INPUT_DONE);
+    assert_int_equal(lf_test_host_nlines(t->th), n);
+    for (size_t i = 0; i < n; i++) {
+        struct lf_test_line line = lf_test_host_line(t->th, i);
+        size_t len = tail_test_mixed_line(i, want);
+
+        assert_int_equal(line.flags, i == 1500 ? LFP_REC_TRUNCATED : 0);
+        assert_int_equal(line.len, i == 1500 ? 1024 : len);
+        assert_memory_equal(line.text, want, line.len);
+    }
+    assert_int_equal(lf_test_host_line(t->th, n - 1).pos_end, size);
+    assert_int_equal(lf_test_host_counter(t->th, LFP_CNT_TRUNCATED), 1);
+    assert_int_equal(lf_test_host_counter(t->th, LFP_CNT_RECORDS_IN), n);
+}
+
+/* The read that ends a long line being skipped goes on with hundreds of
+ * lines: the first record is the cut line, the others are whole. */
+static void test_lines_after_a_skipped_long_line_all_come_out(void **state)
+{
+    struct tail_test *t = *state;
+    char *big = tail_test_long_line((size_t)20 * 1024);
+    char line[16];
+
+    tail_test_write(t->log, big, 0);
+    tail_test_write(t->log, "\n", 1);
+    for (int i = 0; i < 600; i++) {
+        (void)snprintf(line, sizeof(line), "l%03d\r\n", i);
+        tail_test_write(t->log, line, 1);
+    }
+    tail_test_set(t, "read_from_head", "on");
+    tail_test_set(t, "exit_on_eof", "on");
+    tail_test_set(t, "max_line_size", "1K");
+    tail_test_init(t, (size_t)8 * 1024);
+    assert_int_equal(lf_test_host_input_run(t->th), LFP_INPUT_DONE);
+    assert_int_equal(lf_test_host_nlines(t->th), 601);
+    assert_int_equal(lf_test_host_line(t->th, 0).len, 1024);
+    assert_int_equal(lf_test_host_line(t->th, 0).flags, LFP_REC_TRUNCATED);
+    for (int i = 0; i < 600; i++) {
+        (void)snprintf(line, sizeof(line), "l%03d", i);
+        tail_assert_line(t, (size_t)i + 1, line, 0);
+    }
+    assert_int_equal(lf_test_host_line(t->th, 600).pos_end,
+                     20 * 1024 + 1 + 600 * 6);
+    assert_int_equal(lf_test_host_counter(t->th, LFP_CNT_TRUNCATED), 1);
+    lf_free(big);
+}
+
 static void test_max_line_size_over_half_chunk_fails_init(void **state)
 {
     struct tail_test *t = *state;
@@ -641,6 +735,206 @@ static void test_state_file_matched_by_path_fails_validation(void **state)
     assert_non_null(strstr(err.msg, "matches the state file"));
 }
 
+/* ---- the newline finders -------------------------------------------- */
+
+/* Every newline of s[0, len) through find, calling again from *done as a
+ * reader does, into out; returns how many. Checks the contract on the
+ * way: at most TAIL_NEWLINE_MAX a call and nothing stored past them,
+ * offsets inside what *done says was covered, progress on every call. */
+static size_t tail_test_find_all(tail_newline_fn find, const char *s,
+                                 size_t len, uint32_t *out)
+{
+    uint32_t at[TAIL_NEWLINE_MAX + 1];
+    size_t off = 0, n = 0;
+
+    at[TAIL_NEWLINE_MAX] = 0xdeadbeef; /* written only past the end */
+    do {
+        size_t done = (size_t)-1;
+        uint32_t k = find(s + off, len - off, at, &done);
+
+        assert_true(k <= TAIL_NEWLINE_MAX);
+        assert_int_equal(at[TAIL_NEWLINE_MAX], 0xdeadbeef);
+        assert_true(done <= len - off);
+        assert_true(done > 0 || len == 0);
+        for (uint32_t i = 0; i < k; i++) {
+            assert_true(at[i] < done);
+            out[n++] = (uint32_t)off + at[i];
+        }
+        off += done;
+    } while (off < len);
+    return n;
+}
+
+/* Checks every finder on s[0, len) against a byte loop. */
+static void tail_test_find_check(const char *s, size_t len)
+{
+    uint32_t *want = lf_malloc(sizeof(*want) * (len + 1));
+    uint32_t *got = lf_malloc(sizeof(*got) * (len + 1));
+    size_t nwant = 0, nfinders = 0;
+    tail_newline_fn find;
+
+    for (size_t i = 0; i < len; i++)
+        if (s[i] == '\n')
+            want[nwant++] = (uint32_t)i;
+    while ((find = tail_newline_finder(nfinders)) != NULL) {
+        size_t n = tail_test_find_all(find, s, len, got);
+
+        if (n != nwant)
+            print_error("finder %zu: %zu newlines in %zu bytes, want %zu\n",
+                        nfinders, n, len, nwant);
+        assert_int_equal(n, nwant);
+        if (nwant > 0)
+            assert_memory_equal(got, want, sizeof(*want) * nwant);
+        nfinders++;
+    }
+    assert_true(nfinders >= 1);
+    lf_free(want);
+    lf_free(got);
+}
+
+static void test_newline_finders_agree_on_lines_of_every_length(void **state)
+{
+    char *buf = lf_malloc(2048);
+
+    (void)state;
+    /* Lines of 0 to 300 bytes cross the 32-, 64- and 128-byte steps at
+     * every phase; every length of the text is tried, so its end (the
+     * partial last block) falls everywhere too. */
+    for (size_t line = 0; line <= 300; line++) {
+        for (size_t i = 0; i < 2048; i++)
+            buf[i] = (char)(i % (line + 1) == line ? '\n' : 'a' + i % 26);
+        for (size_t len = 0; len <= 700; len++)
+            tail_test_find_check(buf, len);
+        tail_test_find_check(buf, 2048);
+    }
+    lf_free(buf);
+}
+
+static void test_newline_finders_see_a_newline_at_every_offset(void **state)
+{
+    char *buf = lf_malloc(1100);
+
+    (void)state;
+    /* Shifted so that the text starts at every alignment. */
+    for (size_t shift = 0; shift < 32; shift += 7) {
+        char *s = buf + shift;
+
+        memset(buf, 'x', 1100);
+        for (size_t at = 0; at < 1024; at++) {
+            s[at] = '\n';
+            tail_test_find_check(s, 1024);
+            s[at] = 'x';
+        }
+    }
+    lf_free(buf);
+}
+
+static void test_newline_finders_stop_when_offsets_fill(void **state)
+{
+    size_t len = 10 * TAIL_NEWLINE_MAX + 77;
+    char *buf = lf_malloc(len);
+    uint32_t *got = lf_malloc(sizeof(*got) * len);
+    tail_newline_fn find;
+
+    (void)state;
+    memset(buf, '\n', len);
+    for (size_t k = 0; (find = tail_newline_finder(k)) != NULL; k++) {
+        uint32_t at[TAIL_NEWLINE_MAX];
+        size_t done = 0;
+        uint32_t n = find(buf, len, at, &done);
+
+        /* Full: it stopped early, having listed every byte it covered. */
+        assert_true(n > 0 && done < len);
+        assert_int_equal(n, done);
+        assert_int_equal(tail_test_find_all(find, buf, len, got), len);
+    }
+    tail_test_find_check(buf, len);
+    /* Newlines every other byte, and in runs between long gaps. */
+    for (size_t i = 0; i < len; i++)
+        buf[i] = (char)(i % 2 ? '\n' : 'b');
+    tail_test_find_check(buf, len);
+    for (size_t i = 0; i < len; i++)
+        buf[i] = (char)(i % 500 < 200 ? '\n' : 'c');
+    tail_test_find_check(buf, len);
+    /* k newlines, then only newlines: at[] holds every count when a
+     * block of them comes. */
+    for (size_t k = 0; k <= TAIL_NEWLINE_MAX; k++) {
+        memset(buf, 'd', len);
+        for (size_t i = 0; i < k; i++)
+            buf[i * 2] = '\n';
+        memset(buf + 2 * k, '\n', len - 2 * k);
+        tail_test_find_check(buf, len);
+    }
+    lf_free(got);
+    lf_free(buf);
+}
+
+static void test_newline_finders_on_a_huge_line_and_none_at_all(void **state)
+{
+    size_t len = (size_t)3 << 20;
+    char *buf = lf_malloc(len);
+    uint32_t at[TAIL_NEWLINE_MAX];
+    tail_newline_fn find;
+
+    (void)state;
+    memset(buf, 'x', len);
+    for (size_t k = 0; (find = tail_newline_finder(k)) != NULL; k++) {
+        size_t done = 0;
+
+        assert_int_equal(find(buf, len, at, &done), 0);
+        assert_int_equal(done, len);
+        assert_int_equal(find(buf, 0, at, &done), 0);
+        assert_int_equal(done, 0);
+    }
+    tail_test_find_check(buf, len);
+    buf[len - 1] = '\n';
+    tail_test_find_check(buf, len);
+    buf[0] = '\n';
+    tail_test_find_check(buf, len);
+    lf_free(buf);
+}
+
+/* Random text, from few newlines to many, against the byte loop. */
+static void test_newline_finders_agree_on_random_text(void **state)
+{
+    size_t len = (size_t)200 * 1000;
+    char *buf = lf_malloc(len);
+    uint64_t x = 0x9e3779b97f4a7c15u;
+
+    (void)state;
+    for (unsigned density = 1; density <= 256; density *= 4) {
+        for (size_t i = 0; i < len; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            buf[i] = (char)((x >> 8) % 256 < density ? '\n' : (char)(x >> 24));
+        }
+        tail_test_find_check(buf, len);
+        tail_test_find_check(buf + 3, len - 3 - 101);
+    }
+    lf_free(buf);
+}
+
+/* A finder reads nothing past s + len: the text ends where an unreadable
+ * page starts, so a read past it faults. */
+static void test_newline_finders_read_nothing_past_the_end(void **state)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    char *map = mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *end = map + page;
+
+    (void)state;
+    assert_true(map != MAP_FAILED);
+    assert_int_equal(mprotect(end, (size_t)page, PROT_NONE), 0);
+    for (size_t i = 0; i < (size_t)page; i++)
+        map[i] = (char)(i % 97 == 0 ? '\n' : 'y');
+    for (size_t len = 0; len <= 600; len++)
+        tail_test_find_check(end - len, len);
+    tail_test_find_check(map, (size_t)page);
+    assert_int_equal(munmap(map, (size_t)page * 2), 0);
+}
+
 #define TAIL_TEST(fn)                                                          \
     cmocka_unit_test_setup_teardown(fn, tail_test_setup, tail_test_teardown)
 
@@ -660,12 +954,20 @@ int main(void)
         TAIL_TEST(test_deleted_file_is_drained_then_closed),
         TAIL_TEST(test_long_line_is_truncated_and_next_line_intact),
         TAIL_TEST(test_long_line_written_in_pieces_is_cut_once),
+        TAIL_TEST(test_many_lines_in_one_read_come_out_whole),
+        TAIL_TEST(test_lines_after_a_skipped_long_line_all_come_out),
         TAIL_TEST(test_max_line_size_over_half_chunk_fails_init),
         TAIL_TEST(test_restart_resumes_after_committed_offset),
         TAIL_TEST(test_state_file_follows_acks_while_running),
         TAIL_TEST(test_inode_reuse_with_other_fingerprint_starts_at_zero),
         TAIL_TEST(test_corrupt_state_file_is_ignored_with_warning),
         TAIL_TEST(test_state_file_matched_by_path_fails_validation),
+        cmocka_unit_test(test_newline_finders_agree_on_lines_of_every_length),
+        cmocka_unit_test(test_newline_finders_see_a_newline_at_every_offset),
+        cmocka_unit_test(test_newline_finders_stop_when_offsets_fill),
+        cmocka_unit_test(test_newline_finders_on_a_huge_line_and_none_at_all),
+        cmocka_unit_test(test_newline_finders_agree_on_random_text),
+        cmocka_unit_test(test_newline_finders_read_nothing_past_the_end),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
