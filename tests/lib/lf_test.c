@@ -109,3 +109,22 @@ char *lf_test_read_file(const char *path, size_t *len)
     *len = (size_t)n;
     return buf;
 }
+
+const char *const lf_test_ngxu_groups[LF_TEST_NGXU_NGROUPS] = {
+    "remote_addr",
+    "remote_user",
+    "time_local",
+    "request_method",
+    "request_uri",
+    "http_version",
+    "request",
+    "status",
+    "body_bytes_sent",
+    "http_referer",
+    "http_user_agent",
+    "request_time",
+    "upstream_connect_time",
+    "upstream_header_time",
+    "upstream_response_time",
+    "upstream_addr",
+    "upstream_status"};

@@ -32,4 +32,9 @@ void lf_test_write_file(const char *path, const char *data, size_t len,
  * not exist; aborts the test on any other failure. Free with lf_free. */
 char *lf_test_read_file(const char *path, size_t *len);
 
+/* The named groups of the built-in nginx_upstream pattern, in the
+ * pattern's order (group 1 first). */
+#define LF_TEST_NGXU_NGROUPS 17
+extern const char *const lf_test_ngxu_groups[LF_TEST_NGXU_NGROUPS];
+
 #endif

@@ -1329,24 +1329,8 @@ static void test_group_walk_gives_the_handlers_fields(void **state)
  * request split (groups 4-6) or whole (7). */
 static void test_group_walk_unrolled_gives_the_loops_fields(void **state)
 {
-    static const char *const names[] = {"remote_addr",
-                                        "remote_user",
-                                        "time_local",
-                                        "request_method",
-                                        "request_uri",
-                                        "http_version",
-                                        "request",
-                                        "status",
-                                        "body_bytes_sent",
-                                        "http_referer",
-                                        "http_user_agent",
-                                        "request_time",
-                                        "upstream_connect_time",
-                                        "upstream_header_time",
-                                        "upstream_response_time",
-                                        "upstream_addr",
-                                        "upstream_status"};
-    enum { NG = sizeof(names) / sizeof(names[0]) };
+    const char *const *names = lf_test_ngxu_groups;
+    enum { NG = LF_TEST_NGXU_NGROUPS };
     struct lf_parser_group groups[NG];
     struct lf_timecache tc[2] = {0};
     struct lfp_err err = {0};

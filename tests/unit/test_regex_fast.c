@@ -297,24 +297,8 @@ static void test_builtin_nginx_upstream_regex_has_a_fast_matcher(void **state)
 
 static void test_group_numbers_are_pcre2s(void **state)
 {
-    static const char *const names[] = {"remote_addr",
-                                        "remote_user",
-                                        "time_local",
-                                        "request_method",
-                                        "request_uri",
-                                        "http_version",
-                                        "request",
-                                        "status",
-                                        "body_bytes_sent",
-                                        "http_referer",
-                                        "http_user_agent",
-                                        "request_time",
-                                        "upstream_connect_time",
-                                        "upstream_header_time",
-                                        "upstream_response_time",
-                                        "upstream_addr",
-                                        "upstream_status"};
-    const size_t nnames = sizeof(names) / sizeof(names[0]);
+    const char *const *names = lf_test_ngxu_groups;
+    const size_t nnames = LF_TEST_NGXU_NGROUPS;
     uint32_t count = 0, entry_size = 0, captures = 0;
     PCRE2_SPTR table = NULL;
 
