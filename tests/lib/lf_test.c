@@ -22,7 +22,7 @@ static int64_t test_now_ms(void)
 int lf_test_wait_until(int (*cond)(void *arg), void *arg, int timeout_ms)
 {
     int64_t end = test_now_ms() + (int64_t)timeout_ms * LF_TEST_SLOW;
-    struct timespec pause = {0, 2 * 1000 * 1000};
+    struct timespec pause = {0, 2L * 1000 * 1000};
 
     for (;;) {
         if (cond(arg))

@@ -244,7 +244,7 @@ static void test_read_interval_batches_writes_made_meanwhile(void **state)
 {
     struct tail_test *t = *state;
     static const char *const want[] = {"first", "b", "c"};
-    struct timespec pause = {.tv_nsec = 200 * 1000 * 1000};
+    struct timespec pause = {.tv_nsec = 200L * 1000 * 1000};
 
     tail_test_write(t->log, "first\n", 0);
     tail_test_set(t, "read_from_head", "on");
