@@ -226,23 +226,35 @@ static int sketch_union(const struct lf_sketch *dst, int32_t offset,
     return *hi - *lo + 1 <= dst->p->max_buckets;
 }
 
-void lf_sketch_merge_bins(struct lf_sketch *dst, const struct lf_sketch *src)
+/* Adds nbins buckets from offset to dst, their counts in b64 or, when
+ * b64 is NULL, in b16: the 64-bit and the 16-bit merges are this one
+ * (inline, each with its array known). */
+static inline __attribute__((always_inline)) void
+sketch_merge_span(struct lf_sketch *dst, int32_t offset, int32_t nbins,
+                  const uint64_t *b64, const uint16_t *b16)
 {
     int32_t lo, hi;
 
-    if (src->nbins == 0)
+    if (nbins == 0)
         return;
-    if (sketch_union(dst, src->offset, src->nbins, &lo, &hi)) {
+    if (sketch_union(dst, offset, nbins, &lo, &hi)) {
         uint64_t *to;
         sketch_cover(dst, lo, hi);
-        to = dst->bins + (src->offset - dst->offset);
-        for (int32_t j = 0; j < src->nbins; j++)
-            to[j] += src->bins[j];
+        to = dst->bins + (offset - dst->offset);
+        for (int32_t j = 0; j < nbins; j++)
+            to[j] += b64 ? b64[j] : b16[j];
         return;
     }
-    for (int32_t j = 0; j < src->nbins; j++)
-        if (src->bins[j])
-            lf_sketch_add_bucket(dst, src->offset + j, src->bins[j]);
+    for (int32_t j = 0; j < nbins; j++) {
+        uint64_t n = b64 ? b64[j] : b16[j];
+        if (n)
+            lf_sketch_add_bucket(dst, offset + j, n);
+    }
+}
+
+void lf_sketch_merge_bins(struct lf_sketch *dst, const struct lf_sketch *src)
+{
+    sketch_merge_span(dst, src->offset, src->nbins, src->bins, NULL);
 }
 
 void lf_sketch_clear_bins(struct lf_sketch *s)
@@ -323,21 +335,7 @@ void lf_sketch16_grow(struct lf_sketch16 *s, const struct lf_sketch_params *p,
 void lf_sketch_merge_bins16(struct lf_sketch *dst,
                             const struct lf_sketch16 *src)
 {
-    int32_t lo, hi;
-
-    if (src->nbins == 0)
-        return;
-    if (sketch_union(dst, src->offset, src->nbins, &lo, &hi)) {
-        uint64_t *to;
-        sketch_cover(dst, lo, hi);
-        to = dst->bins + (src->offset - dst->offset);
-        for (int32_t j = 0; j < src->nbins; j++)
-            to[j] += src->bins[j];
-        return;
-    }
-    for (int32_t j = 0; j < src->nbins; j++)
-        if (src->bins[j])
-            lf_sketch_add_bucket(dst, src->offset + j, src->bins[j]);
+    sketch_merge_span(dst, src->offset, src->nbins, NULL, src->bins);
 }
 
 void lf_sketch_merge16(struct lf_sketch *dst, const struct lf_sketch16 *src)
