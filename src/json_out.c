@@ -628,6 +628,24 @@ json_put_short_if_plain(char *o, const char *s, size_t n)
     return o + n;
 }
 
+/* json_put_if_plain() for 0 to 7 bytes: two overlapping words from 4,
+ * the three bytes of a shorter one through the class table. */
+static inline __attribute__((always_inline)) char *
+json_put_small_if_plain(char *o, const char *s, size_t n)
+{
+    if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        if (!json_word_plain((uint64_t)a | (uint64_t)b << 32))
+            return NULL;
+        memcpy(o, &a, 4);
+        memcpy(o + n - 4, &b, 4);
+        return o + n;
+    }
+    return n >= 1 ? json_put_short_if_plain(o, s, n) : NULL;
+}
+
 #ifdef __SSE2__
 static inline __attribute__((always_inline)) char *
 json_put_if_plain(char *o, const char *s, size_t n)
@@ -677,19 +695,7 @@ json_put_if_plain(char *o, const char *s, size_t n)
         _mm_storel_epi64((__m128i *)(void *)(o + n - 8), b);
         return o + n;
     }
-    if (n >= 4) {
-        uint32_t x, y;
-        memcpy(&x, s, 4);
-        memcpy(&y, s + n - 4, 4);
-        a = _mm_unpacklo_epi32(_mm_cvtsi32_si128((int)x),
-                               _mm_cvtsi32_si128((int)y));
-        if (json_vec_special(a) & 0xff) /* the zeros above are not text */
-            return NULL;
-        memcpy(o, &x, 4);
-        memcpy(o + n - 4, &y, 4);
-        return o + n;
-    }
-    return n >= 1 ? json_put_short_if_plain(o, s, n) : NULL;
+    return json_put_small_if_plain(o, s, n);
 }
 #else
 static inline __attribute__((always_inline)) char *
@@ -709,17 +715,7 @@ json_put_if_plain(char *o, const char *s, size_t n)
         memcpy(o + n - 8, &b, 8);
         return o + n;
     }
-    if (n >= 4) {
-        uint32_t a, b;
-        memcpy(&a, s, 4);
-        memcpy(&b, s + n - 4, 4);
-        if (!json_word_plain((uint64_t)a | (uint64_t)b << 32))
-            return NULL;
-        memcpy(o, &a, 4);
-        memcpy(o + n - 4, &b, 4);
-        return o + n;
-    }
-    return n >= 1 ? json_put_short_if_plain(o, s, n) : NULL;
+    return json_put_small_if_plain(o, s, n);
 }
 #endif
 
