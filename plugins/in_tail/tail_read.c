@@ -33,20 +33,29 @@ struct tail_cursor {
     size_t line_start; /* start of the current line in raw */
 };
 
+/* What is kept of the line line[0, len): a trailing '\r' goes (unless
+ * the line was already cut), and past max it is cut, which sets
+ * LFP_REC_TRUNCATED in *flags. */
+static inline size_t tail_line_keep(const char *line, size_t len, size_t max,
+                                    uint32_t *flags)
+{
+    if (!(*flags & LFP_REC_TRUNCATED) && len > 0 && line[len - 1] == '\r')
+        len--;
+    if (len > max) {
+        len = max;
+        *flags |= LFP_REC_TRUNCATED;
+    }
+    return len;
+}
+
 /* Adds raw[off, off+len) as a record: a trailing '\r' goes, a line over
  * max_line_size is cut and counted. */
 static void tail_read_add(struct tail_ctx *ctx, struct lfp_chunk *c,
                           const char *raw, size_t off, size_t len,
                           uint32_t flags)
 {
-    size_t max = (size_t)ctx->conf->max_line_bytes;
-
-    if (!(flags & LFP_REC_TRUNCATED) && len > 0 && raw[off + len - 1] == '\r')
-        len--;
-    if (len > max) {
-        len = max;
-        flags |= LFP_REC_TRUNCATED;
-    }
+    len = tail_line_keep(raw + off, len, (size_t)ctx->conf->max_line_bytes,
+                         &flags);
     if (flags & LFP_REC_TRUNCATED)
         ctx->host->counter_add(ctx->ins, LFP_CNT_TRUNCATED, 1);
     ctx->host->chunk_add_line(c, (uint32_t)off, (uint32_t)len, flags);
@@ -77,16 +86,11 @@ static void tail_read_lines(struct tail_ctx *ctx, struct tail_file *f,
     }
     for (; i < n; i++) {
         size_t nl = from + at[i];
-        size_t len = nl - line_start;
         uint32_t flags = 0;
+        size_t len =
+            tail_line_keep(raw + line_start, nl - line_start, max, &flags);
 
-        if (len > 0 && raw[nl - 1] == '\r')
-            len--;
-        if (len > max) {
-            len = max;
-            flags = LFP_REC_TRUNCATED;
-            truncated++;
-        }
+        truncated += flags != 0;
         lfp_record_set_line(&rec[i], raw + line_start, (uint32_t)len, flags);
         line_start = nl + 1;
     }
