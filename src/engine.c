@@ -114,6 +114,24 @@ static void engine_pool_broadcast(struct lf_engine *e)
     pthread_mutex_unlock(&e->pool_lock);
 }
 
+/* work_lock held. Wakes the worker that fell asleep last, when no worker
+ * is awake or the queue holds more than two chunks beyond one for each
+ * awake worker (one just woken has not taken its chunk yet). A tail pass
+ * under a light stream emits two or three chunks at once: one worker then
+ * takes them one after the other, with its caches and metrics shard warm,
+ * while the others sleep; a backlog wakes them. */
+static void engine_worker_wake(struct lf_engine *e)
+{
+    struct engine_worker *w = e->idle_top;
+
+    if (!w || (e->nawake > 0 && e->nqueued <= (uint32_t)e->nawake + 2))
+        return;
+    e->idle_top = w->next_idle;
+    w->is_idle = 0;
+    e->nawake++;
+    pthread_cond_signal(&w->cond);
+}
+
 void lf_engine_chunk_emit(struct lfp_instance *ins, struct lfp_chunk *chunk)
 {
     struct lf_engine *e = ins->engine;
@@ -131,7 +149,8 @@ void lf_engine_chunk_emit(struct lfp_instance *ins, struct lfp_chunk *chunk)
     else
         e->work_head = chunk;
     e->work_tail = chunk;
-    pthread_cond_signal(&e->work_cond);
+    e->nqueued++;
+    engine_worker_wake(e);
     pthread_mutex_unlock(&e->work_lock);
 }
 
@@ -258,13 +277,22 @@ static void *engine_worker_main(void *arg)
     struct engine_worker *w = arg;
     struct lf_engine *e = w->engine;
 
+    pthread_mutex_lock(&e->work_lock);
+    e->nawake++;
+    pthread_mutex_unlock(&e->work_lock);
     for (;;) {
         struct lfp_chunk *c;
         struct engine_input *in;
 
         pthread_mutex_lock(&e->work_lock);
-        while (!e->work_head && !e->work_quit)
-            pthread_cond_wait(&e->work_cond, &e->work_lock);
+        while (!e->work_head && !e->work_quit) {
+            w->is_idle = 1;
+            w->next_idle = e->idle_top;
+            e->idle_top = w;
+            e->nawake--;
+            while (w->is_idle)
+                pthread_cond_wait(&w->cond, &e->work_lock);
+        }
         c = e->work_head;
         if (!c) {
             pthread_mutex_unlock(&e->work_lock);
@@ -273,6 +301,7 @@ static void *engine_worker_main(void *arg)
         e->work_head = c->core->next;
         if (!e->work_head)
             e->work_tail = NULL;
+        e->nqueued--;
         pthread_mutex_unlock(&e->work_lock);
 
         in = c->core->owner;
@@ -308,7 +337,6 @@ int lf_engine_new(const struct lf_config *conf, struct lf_engine **out,
     pthread_mutex_init(&e->pool_lock, NULL);
     pthread_cond_init(&e->pool_cond, NULL);
     pthread_mutex_init(&e->work_lock, NULL);
-    pthread_cond_init(&e->work_cond, NULL);
     pthread_mutex_init(&e->route_lock, NULL);
     atomic_init(&e->inflight, 0);
     atomic_init(&e->stop_requested, 0);
@@ -375,6 +403,7 @@ static int engine_init_all(struct lf_engine *e)
 static void engine_worker_setup(struct lf_engine *e, struct engine_worker *w)
 {
     w->engine = e;
+    pthread_cond_init(&w->cond, NULL);
     w->parsers = lf_calloc((size_t)e->nparsers + 1, sizeof(void *));
     for (int i = 0; i < e->nparsers; i++)
         w->parsers[i] = lf_parser_worker_new(e->parsers[i]);
@@ -505,7 +534,13 @@ static void engine_stop_threads(struct lf_engine *e)
 {
     pthread_mutex_lock(&e->work_lock);
     e->work_quit = 1;
-    pthread_cond_broadcast(&e->work_cond);
+    while (e->idle_top) {
+        struct engine_worker *w = e->idle_top;
+        e->idle_top = w->next_idle;
+        w->is_idle = 0;
+        e->nawake++;
+        pthread_cond_signal(&w->cond);
+    }
     pthread_mutex_unlock(&e->work_lock);
     for (int i = 0; i < e->nworkers; i++)
         if (e->workers[i].started)
@@ -723,6 +758,8 @@ static void engine_free_workers(struct lf_engine *e)
         lf_free(w->parsers);
         lf_free(w->filters);
         lf_metrics_shard_free(w->metrics);
+        if (w->engine)
+            pthread_cond_destroy(&w->cond);
     }
     lf_free(e->workers);
 }
@@ -753,7 +790,6 @@ void lf_engine_free(struct lf_engine *e)
     pthread_mutex_destroy(&e->pool_lock);
     pthread_cond_destroy(&e->pool_cond);
     pthread_mutex_destroy(&e->work_lock);
-    pthread_cond_destroy(&e->work_cond);
     pthread_mutex_destroy(&e->route_lock);
     lf_free(e);
 }

@@ -139,6 +139,11 @@ struct engine_worker {
     struct lf_parser_worker **parsers;
     void **filters;
     struct lf_metrics_shard *metrics;
+    /* Asleep on the engine's idle stack (work_lock): cond is signalled
+     * when a chunk's emit pops it. */
+    pthread_cond_t cond;
+    struct engine_worker *next_idle;
+    int is_idle;
 };
 
 struct lf_engine {
@@ -162,10 +167,13 @@ struct lf_engine {
     size_t pool_n;
     struct lfp_chunk *pool_free;
 
-    /* Work queue, in emit order. */
+    /* Work queue, in emit order, and the workers waiting for it: a stack,
+     * the last to fall asleep on top (engine_worker_wake). */
     pthread_mutex_t work_lock;
-    pthread_cond_t work_cond;
     struct lfp_chunk *work_head, *work_tail;
+    uint32_t nqueued;
+    int nawake; /* workers running, not on the idle stack */
+    struct engine_worker *idle_top;
     uint64_t next_seq;
     int work_quit;
 

@@ -13,6 +13,7 @@
  *   - an auxiliary input does not keep exit_on_eof from finishing;
  *   - filters see every record of a chunk once, though the workers hand
  *     them over in runs of records, and outputs get the chunk whole;
+ *   - a light stream is taken by one worker, a backlog wakes the others;
  *   - the engine's [output] keys are checked with file:line.
  */
 #include <poll.h>
@@ -41,6 +42,7 @@
 
 struct gen_conf {
     int64_t chunks;
+    int64_t gap_ms;
 };
 
 static const struct lfp_option gen_options[] = {
@@ -49,6 +51,11 @@ static const struct lfp_option gen_options[] = {
      .def = "400",
      .offset = offsetof(struct gen_conf, chunks),
      .desc = "Chunks to emit."},
+    {.name = "gap_ms",
+     .type = LFP_OPT_INT,
+     .def = "0",
+     .offset = offsetof(struct gen_conf, gap_ms),
+     .desc = "Pause after each chunk, in milliseconds."},
     {0},
 };
 
@@ -56,6 +63,7 @@ struct gen_ctx {
     struct lfp_instance *ins;
     const struct lfp_host *host;
     int64_t chunks;
+    int64_t gap_ms;
 };
 
 static atomic_int gen_acks[GEN_CHUNKS];
@@ -73,6 +81,7 @@ static int gen_init(struct lfp_instance *ins, const struct lfp_host *host,
     g.ins = ins;
     g.host = host;
     g.chunks = ((const struct gen_conf *)conf)->chunks;
+    g.gap_ms = ((const struct gen_conf *)conf)->gap_ms;
     *ctx = &g;
     return LFP_OK;
 }
@@ -95,6 +104,8 @@ static int gen_run(void *vctx)
         }
         c->pos_seq = (uint64_t)i;
         g->host->chunk_emit(g->ins, c);
+        if (g->gap_ms > 0)
+            (void)poll(NULL, 0, (int)g->gap_ms);
     }
     return LFP_INPUT_DONE;
 }
@@ -324,6 +335,61 @@ static const struct lfp_filter_def mark_def = {
     .filter = mark_filter,
 };
 
+/* ---- a filter counting the workers that call it ---- */
+
+#define WHO_MAX 8
+
+static atomic_int who_calls[WHO_MAX];
+static atomic_int who_next;
+static atomic_int who_sleep_ms; /* per call: a slow filter makes a backlog */
+
+static void *who_worker_new(void *ctx)
+{
+    static int ids[WHO_MAX];
+    int i = atomic_fetch_add(&who_next, 1);
+
+    (void)ctx;
+    assert_true(i < WHO_MAX);
+    ids[i] = i;
+    return &ids[i];
+}
+
+static void who_filter(void *vctx, void *wctx, struct lfp_chunk *chunk)
+{
+    (void)vctx;
+    (void)chunk;
+    atomic_fetch_add(&who_calls[*(int *)wctx], 1);
+    if (atomic_load(&who_sleep_ms) > 0)
+        (void)poll(NULL, 0, atomic_load(&who_sleep_ms));
+}
+
+static const struct lfp_filter_def who_def = {
+    .abi_version = LFP_ABI_VERSION,
+    .struct_size = sizeof(struct lfp_filter_def),
+    .name = "who",
+    .init = mark_init,
+    .filter = who_filter,
+    .worker_new = who_worker_new,
+};
+
+/* Workers whose filter was called, after one run with who. */
+static int who_workers(void)
+{
+    int n = 0;
+
+    for (int i = 0; i < WHO_MAX; i++)
+        n += atomic_load(&who_calls[i]) > 0;
+    return n;
+}
+
+static void who_reset(int sleep_ms)
+{
+    for (int i = 0; i < WHO_MAX; i++)
+        atomic_store(&who_calls[i], 0);
+    atomic_store(&who_next, 0);
+    atomic_store(&who_sleep_ms, sleep_ms);
+}
+
 static int marked_flush(void *vctx, const struct lfp_chunk *c,
                         struct lfp_err *err)
 {
@@ -352,6 +418,9 @@ static const struct lfp_output_def marked_def = {
 static const struct lfp_plugin_entry mark_entry = {
     LFP_ABI_VERSION, sizeof(struct lfp_plugin_entry), LFP_KIND_FILTER,
     &mark_def};
+static const struct lfp_plugin_entry who_entry = {
+    LFP_ABI_VERSION, sizeof(struct lfp_plugin_entry), LFP_KIND_FILTER,
+    &who_def};
 static const struct lfp_plugin_entry marked_entry = {
     LFP_ABI_VERSION, sizeof(struct lfp_plugin_entry), LFP_KIND_OUTPUT,
     &marked_def};
@@ -374,6 +443,7 @@ static int setup(void **state)
     assert_int_equal(lf_registry_add(&forever_entry, &err), LFP_OK);
     assert_int_equal(lf_registry_add(&mark_entry, &err), LFP_OK);
     assert_int_equal(lf_registry_add(&marked_entry, &err), LFP_OK);
+    assert_int_equal(lf_registry_add(&who_entry, &err), LFP_OK);
     return 0;
 }
 
@@ -601,6 +671,34 @@ static void test_filters_see_each_record_once_in_runs(void **state)
     assert_true(atomic_load(&mark_calls) > 20);
 }
 
+/* A chunk every 5 ms, each taken in far less: the worker that fell asleep
+ * last is woken each time, and the other sleeps. A filter that takes 20
+ * ms a chunk makes a backlog, which wakes the second worker. */
+static void test_light_stream_takes_one_worker_backlog_wakes_more(void **state)
+{
+#define WHO_CONF(gap)                                                          \
+    "[service]\n workers 2\n max_chunks 8\n chunk_size 4K\n"                   \
+    "[input]\n name gen\n tag app.gen\n chunks 30\n gap_ms " gap "\n"          \
+    "[filter]\n name who\n match *\n"                                          \
+    "[output]\n name marked\n match *\n"
+    struct lf_engine *e;
+
+    (void)state;
+    who_reset(0);
+    e = engine_from(WHO_CONF("5"));
+    assert_int_equal(lf_engine_run(e), 0);
+    lf_engine_free(e);
+    assert_int_equal(who_workers(), 1);
+
+    who_reset(20);
+    e = engine_from(WHO_CONF("0"));
+    assert_int_equal(lf_engine_run(e), 0);
+    lf_engine_free(e);
+    assert_int_equal(who_workers(), 2);
+    atomic_store(&who_sleep_ms, 0);
+#undef WHO_CONF
+}
+
 static void expect_config_error(const char *text, const char *want)
 {
     struct lf_config *conf = NULL;
@@ -650,6 +748,7 @@ int main(void)
         cmocka_unit_test(test_blocked_output_spills_to_disk_and_replays_first),
         cmocka_unit_test(test_auxiliary_input_does_not_block_exit_on_eof),
         cmocka_unit_test(test_filters_see_each_record_once_in_runs),
+        cmocka_unit_test(test_light_stream_takes_one_worker_backlog_wakes_more),
         cmocka_unit_test(
             test_output_reliability_keys_are_checked_with_file_line),
     };
