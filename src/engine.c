@@ -114,6 +114,17 @@ static void engine_pool_broadcast(struct lf_engine *e)
     pthread_mutex_unlock(&e->pool_lock);
 }
 
+/* work_lock held, the idle stack not empty: wakes its top worker. */
+static void engine_worker_pop(struct lf_engine *e)
+{
+    struct engine_worker *w = e->idle_top;
+
+    e->idle_top = w->next_idle;
+    w->is_idle = 0;
+    e->nawake++;
+    pthread_cond_signal(&w->cond);
+}
+
 /* work_lock held. Wakes the worker that fell asleep last, when no worker
  * is awake or the queue holds more than two chunks beyond one for each
  * awake worker (one just woken has not taken its chunk yet). A tail pass
@@ -122,14 +133,8 @@ static void engine_pool_broadcast(struct lf_engine *e)
  * while the others sleep; a backlog wakes them. */
 static void engine_worker_wake(struct lf_engine *e)
 {
-    struct engine_worker *w = e->idle_top;
-
-    if (!w || (e->nawake > 0 && e->nqueued <= (uint32_t)e->nawake + 2))
-        return;
-    e->idle_top = w->next_idle;
-    w->is_idle = 0;
-    e->nawake++;
-    pthread_cond_signal(&w->cond);
+    if (e->idle_top && (e->nawake == 0 || e->nqueued > (uint32_t)e->nawake + 2))
+        engine_worker_pop(e);
 }
 
 void lf_engine_chunk_emit(struct lfp_instance *ins, struct lfp_chunk *chunk)
@@ -534,13 +539,8 @@ static void engine_stop_threads(struct lf_engine *e)
 {
     pthread_mutex_lock(&e->work_lock);
     e->work_quit = 1;
-    while (e->idle_top) {
-        struct engine_worker *w = e->idle_top;
-        e->idle_top = w->next_idle;
-        w->is_idle = 0;
-        e->nawake++;
-        pthread_cond_signal(&w->cond);
-    }
+    while (e->idle_top)
+        engine_worker_pop(e);
     pthread_mutex_unlock(&e->work_lock);
     for (int i = 0; i < e->nworkers; i++)
         if (e->workers[i].started)
