@@ -11,9 +11,13 @@ reference commands (cat, grep):
   2. the same pipeline into the null output: CPU time against grep's;
   3. peak RSS of the full pipeline over 2M lines and over 10M lines;
   4. steady load: logferry as a daemon tailing a file a writer appends to
-     at 10 MB/s; its CPU (% of one core) and peak RSS;
-  5. latency, during the same steady run: from a line's append to the
-     tailed file until its record is in the output file; median and p99.
+     at 10 MB/s, into the null output (the file-to-blackhole setup of the
+     published figures the target is compared with); its CPU (% of one
+     core) and peak RSS;
+  5. latency, during a second steady run into the file output: from a
+     line's append to the tailed file until its record is in the output
+     file; median and p99. That run's CPU is shown too: the cost of the
+     whole pipeline, writing its JSON, under steady load.
 
 The throughput cases run in R interleaved rounds (cat, grep, lf-file,
 lf-null; then again), so slow drifts of a shared machine spread over all
@@ -419,7 +423,7 @@ def proc_cpu_s(pid):
 
 
 def proc_thread_cpu_s(pid):
-    """{thread name: user + system CPU seconds so far} of process pid's
+    """{thread name: (user, system) CPU seconds so far} of process pid's
     threads (logferry names them by stage: in_tail:0, worker:0, ...);
     threads of the same name are added up."""
     tck = os.sysconf("SC_CLK_TCK")
@@ -436,9 +440,19 @@ def proc_thread_cpu_s(pid):
             continue
         name = head.split("(", 1)[1]
         fields = rest.split()
-        out[name] = out.get(name, 0.0) + \
-            (int(fields[11]) + int(fields[12])) / tck
+        user, system = out.get(name, (0.0, 0.0))
+        out[name] = (user + int(fields[11]) / tck,
+                     system + int(fields[12]) / tck)
     return out
+
+
+def proc_read_bytes(pid):
+    """Bytes process pid has read so far (rchar of /proc/PID/io)."""
+    with open("/proc/%d/io" % pid) as f:
+        for line in f:
+            if line.startswith("rchar:"):
+                return int(line.split()[1])
+    return None
 
 
 def proc_peak_rss(pid):
@@ -460,22 +474,32 @@ def percentile(values, q):
 class Steady:
     """Figures 4 and 5: logferry as a daemon (exit_on_eof off) tails a file
     that a writer appends to at a fixed rate. Measures logferry's CPU over
-    the steady window (after a warm-up), its peak RSS, and the latency of
-    marked lines from the tailed file to the output file."""
+    the steady window (after a warm-up) and its peak RSS; with the file
+    output (output "file") also the latency of marked lines from the
+    tailed file to the output file. With the null output nothing can be
+    followed: the counts of logferry's summary line prove that every line
+    was read and delivered."""
 
     TICK_S = 0.010  # the writer appends what is due every 10 ms
     SAMPLE_EVERY = 100  # one line in 100 carries a latency marker
     DRAIN_S = 10.0  # how long the output may lag once the writer stops
+    # Null output: once the writer stops, logferry has read everything
+    # when its read byte count (rchar) has not moved for QUIET_S, six
+    # times the tail's default read_interval (at most DRAIN_S); the counts
+    # are checked after it.
+    QUIET_S = 0.3
 
-    def __init__(self, args, src):
+    def __init__(self, args, src, output="file"):
         self.args = args
         self.src = src
+        self.output = output
         self.dir = args.out / "steady"
         self.dir.mkdir(parents=True, exist_ok=True)
+        suffix = "" if output == "file" else "-" + output
         self.tailed = self.dir / "access.log"
         self.out_json = self.dir / "out.jsonl"
-        self.stderr_path = self.dir / "stderr.log"
-        self.conf = self.dir / "lf-steady.conf"
+        self.stderr_path = self.dir / ("stderr%s.log" % suffix)
+        self.conf = self.dir / ("lf-steady%s.conf" % suffix)
         self.seconds = args.steady_seconds
         # The first seconds include start-up and cold caches.
         self.warmup_s = min(2.0, self.seconds / 2)
@@ -489,33 +513,40 @@ class Steady:
         # Empty before logferry starts, so every line is appended while it
         # follows the file.
         self.tailed.write_bytes(b"")
+        output = (FILE_OUTPUT.format(path=self.out_json)
+                  if self.output == "file" else NULL_OUTPUT)
         self.conf.write_text(FULL_CONFIG.format(
-            log=self.tailed, exit_on_eof="off",
-            output=FILE_OUTPUT.format(path=self.out_json)))
+            log=self.tailed, exit_on_eof="off", output=output))
         with open(self.stderr_path, "wb") as err:
             proc = subprocess.Popen([str(self.args.bin), "-c",
                                      str(self.conf)],
                                     stdin=subprocess.DEVNULL,
                                     stdout=subprocess.DEVNULL, stderr=err)
-        reader = OutputReader(self.out_json)
+        reader = OutputReader(self.out_json) if self.output == "file" \
+            else None
         try:
             self.wait_following(proc)
-            reader.start()
+            if reader:
+                reader.start()
             result = self.write(proc)
-            self.drain(proc, reader, result["lines_written"])
+            result["output"] = self.output
+            if reader:
+                self.drain(proc, reader, result["lines_written"])
+            else:
+                self.settle(proc)
             result["peak_rss_mib"] = self.peak_rss(proc)
             result.update(self.stop(proc))
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-            if reader.is_alive():
+            if reader and reader.is_alive():
                 reader.stop()
         self.check(result, reader)
         # On a failed check the files stay, to be looked at.
         if not self.args.keep and not self.errors:
             for path in (self.tailed, self.out_json):
-                path.unlink()
+                path.unlink(missing_ok=True)
         return result
 
     def stderr_tail(self):
@@ -612,7 +643,14 @@ class Steady:
             "sys_pct": 100.0 * system / window if window > 0 else None,
             # Where it goes: % of one core per thread over the window.
             "thread_pct": {
-                name: 100.0 * (t - threads0.get(name, 0.0)) / window
+                name: 100.0 * (sum(t) - sum(threads0.get(name, (0, 0))))
+                / window
+                for name, t in sorted(threads1.items())} if window > 0
+            else {},
+            # Their system parts: the kernel's share, thread by thread.
+            "thread_sys_pct": {
+                name: 100.0 * (t[1] - threads0.get(name, (0, 0))[1])
+                / window
                 for name, t in sorted(threads1.items())} if window > 0
             else {},
         }
@@ -626,6 +664,19 @@ class Steady:
                     "complete; stderr:\n%s" % (proc.returncode,
                                                self.stderr_tail()))
             time.sleep(0.01)
+
+    def settle(self, proc):
+        """Waits (up to DRAIN_S) until logferry has read nothing for
+        QUIET_S."""
+        end = time.monotonic() + self.DRAIN_S
+        last, since = proc_read_bytes(proc.pid), time.monotonic()
+        while time.monotonic() < end:
+            time.sleep(0.05)
+            now = proc_read_bytes(proc.pid)
+            if now != last:
+                last, since = now, time.monotonic()
+            elif time.monotonic() - since >= self.QUIET_S:
+                return
 
     def peak_rss(self, proc):
         rss = proc_peak_rss(proc.pid)
@@ -651,14 +702,21 @@ class Steady:
         """Records in result the output count and latencies, and in
         self.errors what went wrong."""
         lines = result["lines_written"]
-        result["lines_out"] = count_lines(self.out_json) \
-            if self.out_json.exists() else 0
         want = {"exit_code": 0, "records_in": lines, "records_out": lines,
-                "parse_errors": 0, "lines_out": lines}
+                "parse_errors": 0}
+        if self.output == "file":
+            result["lines_out"] = count_lines(self.out_json) \
+                if self.out_json.exists() else 0
+            want["lines_out"] = lines
         for key, value in want.items():
             if result[key] != value:
                 self.errors.append("%s is %s, want %s"
                                    % (key, result[key], value))
+        if reader is None:
+            if self.errors:
+                result["errors"] = self.errors
+                result["stderr_tail"] = self.stderr_tail()
+            return
         # Lines written during the warm-up measure start-up, not the steady
         # state: only later ones count.
         latencies, missing = [], 0
@@ -726,14 +784,16 @@ def summarize(results, tp):
 
 
 def target(figure, key, label, measured, unit, limit, shown=None):
-    """One row of the targets table: measured must be <= limit."""
+    """One row of the targets table: measured must be <= limit. A row
+    without a limit is shown for reference and neither passes nor fails."""
     return {"figure": figure, "key": key, "label": label,
             "measured": measured, "unit": unit, "target": limit,
             "shown": shown,
-            "pass": None if measured is None else measured <= limit}
+            "pass": None if measured is None or limit is None
+            else measured <= limit}
 
 
-def figures(rows, steady, args):
+def figures(rows, steady, steady_null, args):
     """The targets of the issue, each with what was measured (None when its
     case was not run)."""
     def get(case, key):
@@ -749,6 +809,7 @@ def figures(rows, steady, args):
             ratio, get(case, "%s_s" % what), get("grep", "%s_s" % what))
 
     st = steady or {}
+    sn = steady_null or {}
     lat = st.get("latency", {})
     rate = "%g MB/s" % args.rate_mb
     return [
@@ -767,10 +828,17 @@ def figures(rows, steady, args):
         target(3, "rss_big_mib", "3. peak RSS, full pipeline, %s lines"
                % "{:,}".format(args.big_lines),
                get("lf-file-big", "max_rss_mib"), "MiB", TARGET_RSS_MIB),
-        target(4, "steady_cpu_pct", "4. steady %s: CPU, %% of one core"
-               % rate, st.get("cpu_pct"), "%", TARGET_STEADY_CPU_PCT),
-        target(4, "steady_rss_mib", "4. steady %s: peak RSS" % rate,
-               st.get("peak_rss_mib"), "MiB", TARGET_RSS_MIB),
+        target(4, "steady_cpu_pct", "4. steady %s, null output: CPU, %% of "
+               "one core" % rate, sn.get("cpu_pct"), "%",
+               TARGET_STEADY_CPU_PCT),
+        target(4, "steady_rss_mib", "4. steady %s, null output: peak RSS"
+               % rate, sn.get("peak_rss_mib"), "MiB", TARGET_RSS_MIB),
+        target(4, "steady_file_cpu_pct", "4. steady %s, file output: CPU, "
+               "%% of one core (reference)" % rate, st.get("cpu_pct"), "%",
+               None, None if st.get("cpu_pct") is None else
+               "%.1f %% (system %.1f %%)" % (st["cpu_pct"], st["sys_pct"])),
+        target(4, "steady_file_rss_mib", "4. steady %s, file output: peak "
+               "RSS" % rate, st.get("peak_rss_mib"), "MiB", TARGET_RSS_MIB),
         target(5, "latency_median_ms", "5. latency, median",
                lat.get("median_ms"), "ms", TARGET_LATENCY_MEDIAN_MS),
         target(5, "latency_p99_ms", "5. latency, p99",
@@ -813,24 +881,27 @@ def print_cases(rows):
 
 
 def print_steady(st):
-    lat = st["latency"]
-    print("steady load: %.1f MB/s (target %g) for %.0f s, window %.1f s "
-          "after %.0f s of warm-up" % (st["rate_mb_s"],
-                                       st["rate_mb_s_target"],
-                                       st["seconds"], st["window_s"],
-                                       st["warmup_s"]))
-    print("  lines written %s, output lines %s, records_in %s, "
-          "records_out %s, parse_errors %s, exit code %s" % (
-              "{:,}".format(st["lines_written"]),
-              "{:,}".format(st["lines_out"]), st["records_in"],
+    lat = st.get("latency", {"samples": 0})
+    print("steady load, %s output: %.1f MB/s (target %g) for %.0f s, window "
+          "%.1f s after %.0f s of warm-up" % (st["output"], st["rate_mb_s"],
+                                             st["rate_mb_s_target"],
+                                             st["seconds"], st["window_s"],
+                                             st["warmup_s"]))
+    out = ("output lines %s, " % "{:,}".format(st["lines_out"])
+           if "lines_out" in st else "")
+    print("  lines written %s, %srecords_in %s, records_out %s, "
+          "parse_errors %s, exit code %s" % (
+              "{:,}".format(st["lines_written"]), out, st["records_in"],
               st["records_out"], st["parse_errors"], st["exit_code"]))
     print("  logferry CPU %.2f s = %s%% of one core (user %s%%, system "
           "%s%%); peak RSS %s MiB" % (
               st["cpu_s"], fmt_num(st["cpu_pct"]), fmt_num(st["user_pct"]),
               fmt_num(st["sys_pct"]), fmt_num(st["peak_rss_mib"])))
     if st.get("thread_pct"):
-        print("  by thread: %s" % ", ".join(
-            "%s %s%%" % (name, fmt_num(pct))
+        sys_pct = st.get("thread_sys_pct", {})
+        print("  by thread (system part): %s" % ", ".join(
+            "%s %s%% (%s%%)" % (name, fmt_num(pct),
+                                fmt_num(sys_pct.get(name)))
             for name, pct in st["thread_pct"].items()))
     if lat["samples"]:
         print("  latency over %d marked lines: median %.1f ms, p99 %.1f ms, "
@@ -848,8 +919,14 @@ def print_targets(figs):
         else:
             measured = f["shown"] or ("%.1f %s" % (f["measured"], f["unit"]))
             result = "PASS" if f["pass"] else "FAIL"
-        limit = ("<= %gx" % f["target"] if f["unit"] == "x"
-                 else "<= %g %s" % (f["target"], f["unit"]))
+        if f["target"] is None:
+            limit = "-"
+            if f["measured"] is not None:
+                result = "-"
+        elif f["unit"] == "x":
+            limit = "<= %gx" % f["target"]
+        else:
+            limit = "<= %g %s" % (f["target"], f["unit"])
         lines.append((f["label"], measured, limit, result))
     print_rows(("figure", "measured", "target", "result"), lines)
 
@@ -882,8 +959,9 @@ def parse_args(argv):
     p.add_argument("--no-10m", action="store_true",
                    help="skip the run on the big file")
     p.add_argument("--steady-seconds", type=float,
-                   help="duration of the steady-load run (default 30; "
-                        "--quick: 4; 0 skips it)")
+                   help="duration of each steady-load run, null and "
+                        "file output (default 30; --quick: 4; 0 skips "
+                        "them)")
     p.add_argument("--rate-mb", type=float, default=10.0,
                    help="append rate of the steady run in MB/s (10^6 "
                         "bytes; default 10)")
@@ -978,12 +1056,14 @@ def main(argv=None):
     # The steady run before the big file: the big run leaves gigabytes of
     # written and deleted output for the kernel to flush and discard, and
     # the steady run would pay for part of it.
-    steady = None
+    steady = steady_null = None
     if "steady" in args.cases:
-        print("steady load for %g s at %g MB/s ..." % (args.steady_seconds,
-                                                       args.rate_mb),
-              flush=True)
-        steady = Steady(args, log).run()
+        print("steady load for %g s at %g MB/s, null output ..."
+              % (args.steady_seconds, args.rate_mb), flush=True)
+        steady_null = Steady(args, log, "null").run()
+        print("steady load for %g s at %g MB/s, file output ..."
+              % (args.steady_seconds, args.rate_mb), flush=True)
+        steady = Steady(args, log, "file").run()
     if big_log is not None:
         print("one run over %s lines ..." % "{:,}".format(args.big_lines),
               flush=True)
@@ -991,7 +1071,7 @@ def main(argv=None):
         row = summarize_case([m], args.big_lines, big_log.stat().st_size)
         row["records_in"], row["records_out"] = tp.counts["lf-file-big"]
         rows["lf-file-big"] = row
-    figs = figures(rows, steady, args)
+    figs = figures(rows, steady, steady_null, args)
 
     print()
     print("input: %s lines, %.1f MB (nginx_upstream, seed 1)"
@@ -999,9 +1079,10 @@ def main(argv=None):
     if rows:
         print("rounds: %d; medians, RSS: the largest" % args.runs)
         print_cases(rows)
-    if steady is not None:
-        print()
-        print_steady(steady)
+    for st in (steady_null, steady):
+        if st is not None:
+            print()
+            print_steady(st)
     print()
     print_targets(figs)
 
@@ -1017,17 +1098,21 @@ def main(argv=None):
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "cases": rows,
         "steady": steady,
+        "steady_null": steady_null,
         "figures": figs,
     }
     path = args.out / "summary.json"
     path.write_text(json.dumps(summary, indent=2) + "\n")
     print()
     print("summary: %s" % path)
-    if steady is not None and steady.get("errors"):
-        sys.stderr.write("bench: steady run failed its checks:\n  %s\n"
-                         "logferry's stderr (tail):\n%s\n"
-                         % ("\n  ".join(steady["errors"]),
-                            steady["stderr_tail"]))
+    failed = [st for st in (steady_null, steady)
+              if st is not None and st.get("errors")]
+    for st in failed:
+        sys.stderr.write("bench: steady run (%s output) failed its checks:"
+                         "\n  %s\nlogferry's stderr (tail):\n%s\n"
+                         % (st["output"], "\n  ".join(st["errors"]),
+                            st["stderr_tail"]))
+    if failed:
         return 1
     if args.strict and any(f["pass"] is False for f in figs):
         return 1
