@@ -80,22 +80,8 @@ static void chunk_grow(struct lfp_chunk *chunk, uint32_t n)
 void lf_chunk_add_line(struct lfp_chunk *chunk, uint32_t off, uint32_t len,
                        uint32_t rec_flags)
 {
-    struct lfp_chunk_core *core = chunk->core;
-    struct lfp_record *rec;
-
-    if (chunk->nrecords == core->rec_cap) {
-        core->rec_cap *= 2;
-        chunk->records =
-            lf_realloc(chunk->records, sizeof(*rec) * core->rec_cap);
-    }
-    rec = &chunk->records[chunk->nrecords++];
-    rec->ts_ns = 0;
-    rec->raw = core->raw + off;
-    rec->raw_len = len;
-    rec->flags = rec_flags;
-    rec->fields = NULL;
-    rec->nfields = 0;
-    rec->fields_cap = 0;
+    lfp_record_set_line(lf_chunk_add_records(chunk, 1), chunk->core->raw + off,
+                        len, rec_flags);
 }
 
 struct lfp_record *lf_chunk_add_records(struct lfp_chunk *chunk, uint32_t n)

@@ -5,9 +5,9 @@
  * A read of a whole chunk holds a thousand lines or so. Looking for each
  * line's newline with its own memchr() call pays the call's set-up and
  * its last, partial vector once per line; a finder instead walks the read
- * 64 bytes at a time, turns each block into a bit mask of its newlines
- * and lists their offsets. The caller then adds the lines' records in one
- * batch. Thread: any (no state).
+ * a block at a time (128 bytes with AVX2), turns each block into bit
+ * masks of its newlines and lists their offsets. The caller then adds the
+ * lines' records in one batch. Thread: any (no state).
  */
 #ifndef TAIL_NEWLINE_H
 #define TAIL_NEWLINE_H
