@@ -282,9 +282,6 @@ static void *engine_worker_main(void *arg)
     struct engine_worker *w = arg;
     struct lf_engine *e = w->engine;
 
-    pthread_mutex_lock(&e->work_lock);
-    e->nawake++;
-    pthread_mutex_unlock(&e->work_lock);
     for (;;) {
         struct lfp_chunk *c;
         struct engine_input *in;
@@ -294,7 +291,8 @@ static void *engine_worker_main(void *arg)
             w->is_idle = 1;
             w->next_idle = e->idle_top;
             e->idle_top = w;
-            e->nawake--;
+            if (--e->nawake == 0 && !e->inputs_started)
+                pthread_cond_signal(&e->idle_cond);
             while (w->is_idle)
                 pthread_cond_wait(&w->cond, &e->work_lock);
         }
@@ -342,6 +340,7 @@ int lf_engine_new(const struct lf_config *conf, struct lf_engine **out,
     pthread_mutex_init(&e->pool_lock, NULL);
     pthread_cond_init(&e->pool_cond, NULL);
     pthread_mutex_init(&e->work_lock, NULL);
+    pthread_cond_init(&e->idle_cond, NULL);
     pthread_mutex_init(&e->route_lock, NULL);
     atomic_init(&e->inflight, 0);
     atomic_init(&e->stop_requested, 0);
@@ -442,12 +441,29 @@ static int engine_start_threads(struct lf_engine *e)
         struct engine_worker *w = &e->workers[i];
         char name[8];
         engine_worker_setup(e, w);
-        if (pthread_create(&w->thread, NULL, engine_worker_main, w) != 0)
+        /* Awake from here until it first sleeps, so that a chunk emitted
+         * before then wakes no other worker. */
+        pthread_mutex_lock(&e->work_lock);
+        e->nawake++;
+        pthread_mutex_unlock(&e->work_lock);
+        if (pthread_create(&w->thread, NULL, engine_worker_main, w) != 0) {
+            pthread_mutex_lock(&e->work_lock);
+            e->nawake--;
+            pthread_mutex_unlock(&e->work_lock);
             return LFP_ERR_IO;
+        }
         w->started = 1;
         (void)snprintf(name, sizeof(name), "%d", i);
         lf_engine_name_thread(w->thread, "worker:", name);
     }
+    /* Every worker on the idle stack before the first chunk: otherwise
+     * one that starts late falls asleep on top of the one that took the
+     * first chunks, and a light stream moves to it. */
+    pthread_mutex_lock(&e->work_lock);
+    while (e->nawake > 0)
+        pthread_cond_wait(&e->idle_cond, &e->work_lock);
+    e->inputs_started = 1;
+    pthread_mutex_unlock(&e->work_lock);
     for (int i = 0; i < e->ninputs; i++) {
         struct engine_input *in = &e->inputs[i];
         if (pthread_create(&in->thread, NULL, engine_input_main, in) != 0)
@@ -790,6 +806,7 @@ void lf_engine_free(struct lf_engine *e)
     pthread_mutex_destroy(&e->pool_lock);
     pthread_cond_destroy(&e->pool_cond);
     pthread_mutex_destroy(&e->work_lock);
+    pthread_cond_destroy(&e->idle_cond);
     pthread_mutex_destroy(&e->route_lock);
     lf_free(e);
 }

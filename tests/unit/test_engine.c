@@ -671,7 +671,7 @@ static void test_filters_see_each_record_once_in_runs(void **state)
     assert_true(atomic_load(&mark_calls) > 20);
 }
 
-/* A chunk every 5 ms, each taken in far less: the worker that fell asleep
+/* A chunk every 10 ms, each taken in far less: the worker that fell asleep
  * last is woken each time, and the other sleeps. A filter that takes 20
  * ms a chunk makes a backlog, which wakes the second worker. */
 static void test_light_stream_takes_one_worker_backlog_wakes_more(void **state)
@@ -685,7 +685,7 @@ static void test_light_stream_takes_one_worker_backlog_wakes_more(void **state)
 
     (void)state;
     who_reset(0);
-    e = engine_from(WHO_CONF("5"));
+    e = engine_from(WHO_CONF("10"));
     assert_int_equal(lf_engine_run(e), 0);
     lf_engine_free(e);
     assert_int_equal(who_workers(), 1);
