@@ -291,7 +291,7 @@ static void *engine_worker_main(void *arg)
             w->is_idle = 1;
             w->next_idle = e->idle_top;
             e->idle_top = w;
-            if (--e->nawake == 0 && !e->inputs_started)
+            if (--e->nawake == 0) /* engine_start_threads waits */
                 pthread_cond_signal(&e->idle_cond);
             while (w->is_idle)
                 pthread_cond_wait(&w->cond, &e->work_lock);
@@ -462,7 +462,6 @@ static int engine_start_threads(struct lf_engine *e)
     pthread_mutex_lock(&e->work_lock);
     while (e->nawake > 0)
         pthread_cond_wait(&e->idle_cond, &e->work_lock);
-    e->inputs_started = 1;
     pthread_mutex_unlock(&e->work_lock);
     for (int i = 0; i < e->ninputs; i++) {
         struct engine_input *in = &e->inputs[i];

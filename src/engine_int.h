@@ -176,8 +176,7 @@ struct lf_engine {
     struct engine_worker *idle_top;
     uint64_t next_seq;
     int work_quit;
-    int inputs_started;       /* once every worker slept */
-    pthread_cond_t idle_cond; /* nawake fell to 0 before inputs_started */
+    pthread_cond_t idle_cond; /* nawake fell to 0 */
 
     /* In-order router: slot seq % max_chunks. */
     pthread_mutex_t route_lock;
