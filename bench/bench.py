@@ -624,6 +624,11 @@ class Steady:
         window = cpu1[0] - cpu0[0]
         user = cpu1[1][0] - cpu0[1][0]
         system = cpu1[1][1] - cpu0[1][1]
+        # % of one core per thread over the window: (user, system).
+        threads = {
+            name: tuple(100.0 * (t[i] - threads0.get(name, (0, 0))[i])
+                        / window for i in (0, 1))
+            for name, t in sorted(threads1.items())} if window > 0 else {}
         return {
             "seconds": self.seconds,
             "warmup_s": self.warmup_s,
@@ -637,22 +642,14 @@ class Steady:
             "sys_s": system,
             "cpu_pct": (100.0 * (user + system) / window
                         if window > 0 else None),
-            # The kernel's part is mostly writing the output into the page
-            # cache: ext4 takes more per byte once the file is large.
+            # With the file output, the kernel's part is mostly writing the
+            # output into the page cache: ext4 takes more per byte once the
+            # file is large.
             "user_pct": 100.0 * user / window if window > 0 else None,
             "sys_pct": 100.0 * system / window if window > 0 else None,
-            # Where it goes: % of one core per thread over the window.
-            "thread_pct": {
-                name: 100.0 * (sum(t) - sum(threads0.get(name, (0, 0))))
-                / window
-                for name, t in sorted(threads1.items())} if window > 0
-            else {},
-            # Their system parts: the kernel's share, thread by thread.
-            "thread_sys_pct": {
-                name: 100.0 * (t[1] - threads0.get(name, (0, 0))[1])
-                / window
-                for name, t in sorted(threads1.items())} if window > 0
-            else {},
+            # Where it goes, thread by thread, and the kernel's share of it.
+            "thread_pct": {name: sum(t) for name, t in threads.items()},
+            "thread_sys_pct": {name: t[1] for name, t in threads.items()},
         }
 
     def drain(self, proc, reader, lines):
@@ -712,13 +709,16 @@ class Steady:
             if result[key] != value:
                 self.errors.append("%s is %s, want %s"
                                    % (key, result[key], value))
-        if reader is None:
-            if self.errors:
-                result["errors"] = self.errors
-                result["stderr_tail"] = self.stderr_tail()
-            return
-        # Lines written during the warm-up measure start-up, not the steady
-        # state: only later ones count.
+        if reader is not None:
+            result["latency"] = self.latency(reader)
+        if self.errors:
+            result["errors"] = self.errors
+            result["stderr_tail"] = self.stderr_tail()
+
+    def latency(self, reader):
+        """The latency of the marked lines written after the warm-up (those
+        written during it measure start-up, not the steady state); a line
+        that never reached the output is an error."""
         latencies, missing = [], 0
         for s, t_write in self.sent.items():
             if t_write < self.window_start:
@@ -737,10 +737,7 @@ class Steady:
             lat.update(median_ms=statistics.median(latencies),
                        p99_ms=percentile(latencies, 99),
                        max_ms=max(latencies))
-        result["latency"] = lat
-        if self.errors:
-            result["errors"] = self.errors
-            result["stderr_tail"] = self.stderr_tail()
+        return lat
 
 
 # --- results -------------------------------------------------------------
